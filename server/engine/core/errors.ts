@@ -22,7 +22,14 @@ export interface FieldIssue {
   message: string;
 }
 
+/**
+ * Next.js bundles instrumentation and each route separately, so one process can hold several
+ * copies of this class: `instanceof` is unreliable across them. A registered symbol is not.
+ */
+const ENGINE_ERROR_BRAND = Symbol.for("eventloom.EngineError");
+
 export class EngineError extends Error {
+  readonly [ENGINE_ERROR_BRAND] = true;
   readonly code: ErrorCode;
   readonly issues: FieldIssue[];
   /** Seconds a caller should wait before retrying (rate_limited / unavailable). */
@@ -75,7 +82,7 @@ export class RetryAfterError extends Error {
 }
 
 export function isEngineError(error: unknown): error is EngineError {
-  return error instanceof EngineError;
+  return typeof error === "object" && error !== null && ENGINE_ERROR_BRAND in error;
 }
 
 /** Gives a safe, printable description of anything thrown. */

@@ -1,0 +1,84 @@
+import { buildEnvelope, type EventDraft, type StoredEvent } from "../core/envelope";
+import { ValidationError, type FieldIssue } from "../core/errors";
+import type { Result } from "../core/result";
+import type { AppendedEvent, EventStore, IdempotencyClaim } from "./event-store";
+
+/** The part of the event-type registry the publisher needs. */
+export interface EventValidator {
+  validate(type: string, data: unknown, version?: number): Result<unknown, FieldIssue[]>;
+}
+
+/** Where committed events go next in this process (the in-process bus). */
+export interface CommittedEventSink {
+  publishMany(events: StoredEvent[]): unknown;
+}
+
+export type PublishOutcome =
+  | { status: "accepted"; events: AppendedEvent[] }
+  /** The idempotency key was seen before with the same request: the original events. */
+  | { status: "replayed"; events: StoredEvent[] }
+  | { status: "idempotency_mismatch" };
+
+export interface PublishOptions {
+  idempotency?: IdempotencyClaim;
+  /** Prefix for issue paths of the draft at `index`, e.g. `events[3].` for a batch. */
+  issuePrefix?: (index: number) => string;
+}
+
+/**
+ * Publishing an event: validate every draft against the registry, build envelopes, make them
+ * durable in the event store (all or nothing), then hand the new ones to the in-process bus.
+ * The store's global log is the outbox: transports relay from it, never from here.
+ */
+export class EventPublisher {
+  constructor(
+    private readonly store: EventStore,
+    private readonly validator: EventValidator,
+    private readonly sink: CommittedEventSink,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async publish(drafts: EventDraft[], options: PublishOptions = {}): Promise<PublishOutcome> {
+    const issues: FieldIssue[] = [];
+    drafts.forEach((draft, index) => {
+      const result = this.validator.validate(draft.type, draft.data, draft.schemaversion);
+      if (result.ok) return;
+      const prefix = options.issuePrefix?.(index) ?? "";
+      for (const issue of result.error) issues.push({ path: prefix + issue.path, message: issue.message });
+    });
+    if (issues.length > 0) {
+      throw new ValidationError(
+        issues.length === 1 ? `Invalid event: ${issues[0]!.path}: ${issues[0]!.message}` : `${issues.length} invalid fields`,
+        issues,
+      );
+    }
+
+    const envelopes = drafts.map((draft) => buildEnvelope(draft, this.now));
+    const outcome = await this.store.append(
+      envelopes.map((event) => ({ streamId: streamIdOf(event), expectedVersion: "any" as const, events: [event] })),
+      { idempotency: options.idempotency },
+    );
+    switch (outcome.status) {
+      case "appended": {
+        const fresh = outcome.events.filter((event) => !event.duplicate);
+        if (fresh.length > 0) this.sink.publishMany(fresh);
+        return { status: "accepted", events: outcome.events };
+      }
+      case "replayed":
+        return { status: "replayed", events: outcome.events };
+      case "idempotency_mismatch":
+        return { status: "idempotency_mismatch" };
+      case "conflict":
+        // Published events append with expectedVersion "any", so the store cannot report one.
+        throw new Error(`unexpected version conflict on stream ${outcome.streamId}`);
+    }
+  }
+}
+
+/**
+ * Events published directly (not through a command) belong to the stream of their subject, so an
+ * entity's history reads as one stream; events without a subject share a stream per type.
+ */
+export function streamIdOf(event: { subject?: string; type: string }): string {
+  return event.subject ?? `$type-${event.type}`;
+}

@@ -1,0 +1,70 @@
+import { z } from "zod";
+
+/**
+ * Every environment variable Eventloom reads, in one schema. A bad value stops the process with a
+ * message naming the variable (see {@link loadEnv}); nothing else reads `process.env` directly.
+ */
+const onOff = z.enum(["on", "off"]);
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    PUBLIC_URL: z.url().optional().describe("Base URL browsers use; defaults to http://localhost:$PORT"),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional()
+      .describe("Postgres connection; when unset, embedded PGlite stores data under DATA_DIR"),
+    DATA_DIR: z.string().min(1).default(".data"),
+    ADMIN_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+    ADMIN_EMAIL: z.email().optional(),
+    ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+    BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    DEMO: onOff.default("on"),
+    DEMO_RATE: z.coerce.number().positive().max(10_000).default(4),
+    WORKERS: onOff.default("on"),
+    MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+    SSE_HEARTBEAT_SECONDS: z.coerce.number().positive().max(60).default(15),
+    LOG_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .superRefine((env, context) => {
+    if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
+      context.addIssue({
+        code: "custom",
+        path: [env.ADMIN_EMAIL === undefined ? "ADMIN_EMAIL" : "ADMIN_PASSWORD"],
+        message: "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws a {@link ConfigError} naming every bad variable. */
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
+  // An empty variable means "not set": shells and .env files produce them routinely.
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = envSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const variable = issue.path.join(".") || "environment";
+      const value = typeof issue.path[0] === "string" ? present[issue.path[0]] : undefined;
+      const shown = value === undefined ? "" : ` (got ${JSON.stringify(variable.includes("PASSWORD") || variable.includes("SECRET") || variable.includes("KEY") ? "<redacted>" : value)})`;
+      return `${variable}: ${issue.message}${shown}`;
+    }),
+  );
+}
+
+/** Where browsers reach the app (auth callbacks and cookies depend on it). */
+export function publicUrl(env: Env): string {
+  return env.PUBLIC_URL ?? `http://localhost:${env.PORT}`;
+}
