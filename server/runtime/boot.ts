@@ -1,0 +1,69 @@
+import { startDemoTraffic } from "@/server/domain/demo-traffic";
+import { closeContainer, getContainer, type Container } from "./container";
+import { ConfigError, loadEnv } from "./env";
+import { logger } from "./logger";
+
+export type ProcessRole = "web" | "worker";
+
+const BOOTED_KEY = Symbol.for("eventloom.booted");
+
+/**
+ * Starts this process's engine workers once (Next may call instrumentation more than once in
+ * development) and wires SIGTERM/SIGINT to a clean shutdown that drains queued work.
+ */
+export async function bootProcess(role: ProcessRole): Promise<Container> {
+  const slot = globalThis as { [BOOTED_KEY]?: Promise<Container> };
+  slot[BOOTED_KEY] ??= boot(role);
+  return slot[BOOTED_KEY];
+}
+
+async function boot(role: ProcessRole): Promise<Container> {
+  let container: Container;
+  try {
+    const env = loadEnv();
+    if (role === "worker" && !env.DATABASE_URL) {
+      // PGlite is embedded in one process: a second process cannot open the same data directory.
+      console.error("npm run worker needs DATABASE_URL: the embedded database (PGlite) belongs to the web process.");
+      process.exit(1);
+    }
+    container = await getContainer();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+    } else {
+      logger.error("startup failed", { error });
+    }
+    process.exit(1);
+  }
+  const { env } = container;
+  const stoppers: Array<() => Promise<void>> = [];
+
+  if (env.WORKERS === "on" && env.DEMO === "on") {
+    const demo = startDemoTraffic({
+      ratePerSecond: env.DEMO_RATE,
+      publish: (drafts) => container.publisher.publish(drafts),
+    });
+    stoppers.push(() => demo.stop());
+    logger.info("demo traffic on", { ratePerSecond: env.DEMO_RATE, hint: "DEMO=off turns it off" });
+  }
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info("shutting down", { role, signal });
+    for (const stop of stoppers) await stop();
+    await closeContainer();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+
+  logger.info("eventloom started", {
+    role,
+    database: container.database.kind,
+    workers: env.WORKERS,
+    demo: env.DEMO,
+  });
+  return container;
+}
