@@ -7,6 +7,7 @@ import { openDatabase, migrate, type Database } from "@/server/adapters/postgres
 import { PostgresEventStore } from "@/server/adapters/postgres/postgres-event-store";
 import { PostgresEventTypeRepository } from "@/server/adapters/postgres/postgres-event-type-repository";
 import { registerDomainEventTypes } from "@/server/domain/events";
+import { bootstrapFirstAdmin, createAuthServices, type AuthServices } from "./auth";
 import { loadEnv, type Env } from "./env";
 import { logger } from "./logger";
 
@@ -23,12 +24,16 @@ export interface Container {
   bus: EventBus;
   publisher: EventPublisher;
   tail: LogTail;
+  /** API keys, dashboard sessions (better-auth) and the one `authenticate(request)` both use. */
+  authServices: AuthServices;
   close(): Promise<void>;
 }
 
 export async function createContainer(env: Env): Promise<Container> {
   const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: `${env.DATA_DIR}/pglite` });
   await migrate(database);
+  const authServices = await createAuthServices(database, env);
+  await bootstrapFirstAdmin(authServices, database, env);
 
   const registry = new EventTypeRegistry();
   registerDomainEventTypes(registry);
@@ -52,6 +57,7 @@ export async function createContainer(env: Env): Promise<Container> {
     bus,
     publisher,
     tail,
+    authServices,
     async close() {
       tail.close();
       await bus.close();
