@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import type { Principal } from "@/server/engine/core/principal";
+import type { IdempotencyClaim } from "@/server/engine/store/event-store";
+import { HttpProblem } from "./problem";
+
+/**
+ * `Idempotency-Key` for POSTs that publish events. The claim is made by the event store in the
+ * same transaction as the append, so a retry racing the original cannot store twice.
+ */
+export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
+export const IDEMPOTENT_REPLAYED_HEADER = "idempotent-replayed";
+
+// Visible ASCII: keys end up in logs and database keys, where control characters only cause harm.
+const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The claim for this request, or undefined when the client sent no key. The key is scoped by the
+ * caller so that two clients choosing the same key never see each other's responses; the
+ * fingerprint covers the operation and the canonical body, so the same key reused for another
+ * request is a mismatch (409) rather than a wrong replay.
+ */
+export function idempotencyClaimFor(
+  request: Request,
+  principal: Principal,
+  operation: string,
+  body: unknown,
+): IdempotencyClaim | undefined {
+  const key = request.headers.get(IDEMPOTENCY_KEY_HEADER);
+  if (key === null) return undefined;
+  if (!KEY_FORMAT.test(key)) {
+    throw new HttpProblem("bad_request", "Idempotency-Key must be 1 to 255 visible ASCII characters", {
+      errors: [{ path: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters" }],
+    });
+  }
+  return {
+    key: `events:${principal.id}:${key}`,
+    fingerprint: createHash("sha256").update(`${operation}\n${canonicalJson(body)}`, "utf8").digest("hex"),
+  };
+}
+
+/**
+ * JSON with object keys sorted at every level: two bodies that differ only in key order or
+ * whitespace mean the same request, so they must fingerprint the same.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) => {
+    if (typeof inner !== "object" || inner === null || Array.isArray(inner)) return inner;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
+    return sorted;
+  });
+}
