@@ -1,0 +1,157 @@
+import { z } from "zod";
+import type { CodeEventTypeDefinition, EventTypeRegistry } from "@/server/engine/core/registry";
+
+/**
+ * Event types of the demo domain: the exam-grading pipeline. An exam is created, answer sheets
+ * arrive in batches, each sheet is read by OCR and then graded, and a teacher sometimes reviews
+ * the grade. Ids are UUIDs; people (students, graders, reviewers) are opaque string ids.
+ */
+
+const uuid = z.uuid();
+const personId = z.string().min(1).max(64);
+const durationMs = z.number().int().nonnegative();
+const reason = z.string().min(1).max(500);
+const score = z.number().nonnegative();
+
+export const examCreatedV1Schema = z.object({
+  examId: uuid,
+  title: z.string().min(1).max(200),
+  subject: z.string().min(1).max(100),
+  totalScore: z.number().positive(),
+  questionCount: z.number().int().positive().max(500),
+  createdBy: personId,
+});
+
+export const examCreatedSchema = examCreatedV1Schema.extend({
+  /** Null for exams recorded before version 2, when the duration was not captured. */
+  durationMinutes: z.number().int().positive().max(24 * 60).nullable(),
+});
+
+export const examUpdatedSchema = z.object({
+  examId: uuid,
+  changes: z
+    .object({
+      title: z.string().min(1).max(200).optional(),
+      subject: z.string().min(1).max(100).optional(),
+      totalScore: z.number().positive().optional(),
+      questionCount: z.number().int().positive().max(500).optional(),
+      durationMinutes: z.number().int().positive().max(24 * 60).optional(),
+    })
+    .refine((changes) => Object.keys(changes).length > 0, "at least one field must change"),
+  updatedBy: personId,
+});
+
+export const examDeletedSchema = z.object({ examId: uuid, reason, deletedBy: personId });
+
+const sheetRef = { sheetId: uuid, examId: uuid, studentId: personId };
+
+export const ocrStartedSchema = z.object({
+  ...sheetRef,
+  batchId: uuid,
+  pageCount: z.number().int().positive().max(100),
+  engine: z.string().min(1).max(64),
+});
+
+export const ocrCompletedSchema = z.object({
+  ...sheetRef,
+  pageCount: z.number().int().positive().max(100),
+  /** Mean recognition confidence over the sheet, 0..1. */
+  confidence: z.number().min(0).max(1),
+  answersDetected: z.number().int().nonnegative(),
+  durationMs,
+});
+
+export const ocrFailedSchema = z.object({ ...sheetRef, reason, retryable: z.boolean(), durationMs });
+
+export const gradingStartedSchema = z.object({ ...sheetRef, graderId: personId, method: z.enum(["auto", "manual"]) });
+
+export const gradingCompletedSchema = z
+  .object({ ...sheetRef, graderId: personId, score, maxScore: z.number().positive(), durationMs })
+  .refine((data) => data.score <= data.maxScore, { message: "must not exceed maxScore", path: ["score"] });
+
+export const gradingFailedSchema = z.object({ ...sheetRef, graderId: personId, reason, durationMs });
+
+export const gradingReviewedSchema = z
+  .object({ ...sheetRef, reviewerId: personId, previousScore: score, score, maxScore: z.number().positive(), reason })
+  .refine((data) => data.score <= data.maxScore, { message: "must not exceed maxScore", path: ["score"] });
+
+export const batchStartedSchema = z.object({ batchId: uuid, examId: uuid, sheetCount: z.number().int().positive().max(1000) });
+
+export const batchCompletedSchema = z
+  .object({
+    batchId: uuid,
+    examId: uuid,
+    sheetCount: z.number().int().positive().max(1000),
+    gradedCount: z.number().int().nonnegative(),
+    failedCount: z.number().int().nonnegative(),
+    durationMs,
+  })
+  .refine((data) => data.gradedCount + data.failedCount === data.sheetCount, {
+    message: "gradedCount + failedCount must equal sheetCount",
+    path: ["sheetCount"],
+  });
+
+const componentStatus = z.enum(["up", "degraded", "down"]);
+
+export const systemHealthCheckSchema = z.object({
+  status: z.enum(["healthy", "degraded", "unhealthy"]),
+  components: z
+    .array(z.object({ name: z.string().min(1).max(64), status: componentStatus, latencyMs: z.number().nonnegative().nullable() }))
+    .min(1),
+  uptimeSeconds: z.number().int().nonnegative(),
+});
+
+export interface DomainEventData {
+  "exam.created": z.infer<typeof examCreatedSchema>;
+  "exam.updated": z.infer<typeof examUpdatedSchema>;
+  "exam.deleted": z.infer<typeof examDeletedSchema>;
+  "ocr.started": z.infer<typeof ocrStartedSchema>;
+  "ocr.completed": z.infer<typeof ocrCompletedSchema>;
+  "ocr.failed": z.infer<typeof ocrFailedSchema>;
+  "grading.started": z.infer<typeof gradingStartedSchema>;
+  "grading.completed": z.infer<typeof gradingCompletedSchema>;
+  "grading.failed": z.infer<typeof gradingFailedSchema>;
+  "grading.reviewed": z.infer<typeof gradingReviewedSchema>;
+  "batch.started": z.infer<typeof batchStartedSchema>;
+  "batch.completed": z.infer<typeof batchCompletedSchema>;
+  "system.health_check": z.infer<typeof systemHealthCheckSchema>;
+}
+
+export type DomainEventType = keyof DomainEventData;
+export type ExamCreatedV1 = z.infer<typeof examCreatedV1Schema>;
+
+/** In definition order; a type's versions ascend, as the registry requires. */
+const definitions: ReadonlyArray<CodeEventTypeDefinition & { type: DomainEventType }> = [
+  { type: "exam.created", version: 1, description: "An exam was created.", schema: examCreatedV1Schema },
+  {
+    type: "exam.created",
+    version: 2,
+    description: "An exam was created, with its duration (null for exams created before durations were recorded).",
+    schema: examCreatedSchema,
+    upcasters: [{ fromVersion: 1, upcast: (data) => ({ ...(data as ExamCreatedV1), durationMinutes: null }) }],
+  },
+  { type: "exam.updated", version: 1, description: "Some fields of an exam changed; `changes` holds the new values.", schema: examUpdatedSchema },
+  { type: "exam.deleted", version: 1, description: "An exam was withdrawn.", schema: examDeletedSchema },
+  { type: "ocr.started", version: 1, description: "OCR began reading a scanned answer sheet.", schema: ocrStartedSchema },
+  { type: "ocr.completed", version: 1, description: "OCR read an answer sheet; confidence is the mean over its pages.", schema: ocrCompletedSchema },
+  { type: "ocr.failed", version: 1, description: "OCR could not read an answer sheet.", schema: ocrFailedSchema },
+  { type: "grading.started", version: 1, description: "A grader (automatic or a person) began grading a sheet.", schema: gradingStartedSchema },
+  { type: "grading.completed", version: 1, description: "A sheet received its score.", schema: gradingCompletedSchema },
+  { type: "grading.failed", version: 1, description: "Grading of a sheet failed.", schema: gradingFailedSchema },
+  { type: "grading.reviewed", version: 1, description: "A reviewer changed or confirmed a sheet's score.", schema: gradingReviewedSchema },
+  { type: "batch.started", version: 1, description: "A batch of answer sheets entered the pipeline.", schema: batchStartedSchema },
+  { type: "batch.completed", version: 1, description: "Every sheet of a batch was graded or failed.", schema: batchCompletedSchema },
+  { type: "system.health_check", version: 1, description: "Periodic status of the pipeline's components.", schema: systemHealthCheckSchema },
+];
+
+/** The version new events of each type are written with. */
+export const domainSchemaVersions: Readonly<Record<DomainEventType, number>> = Object.freeze(
+  definitions.reduce(
+    (latest, definition) => ({ ...latest, [definition.type]: Math.max(latest[definition.type] ?? 0, definition.version) }),
+    {} as Record<DomainEventType, number>,
+  ),
+);
+
+export function registerDomainEventTypes(registry: EventTypeRegistry): void {
+  for (const definition of definitions) registry.define(definition);
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { buildEnvelope } from "@/server/engine/core/envelope";
+import { EventTypeRegistry } from "@/server/engine/core/registry";
+import { domainSchemaVersions, registerDomainEventTypes } from "./events";
+
+function domainRegistry(): EventTypeRegistry {
+  const registry = new EventTypeRegistry();
+  registerDomainEventTypes(registry);
+  return registry;
+}
+
+const examId = "019c1f5e-8a00-7000-8000-000000000001";
+const sheetId = "019c1f5e-8a00-7000-8000-000000000002";
+
+describe("domain event types", () => {
+  it("registers every pipeline type from code with a JSON Schema and a description", () => {
+    const types = domainRegistry().list();
+    expect(types.map((type) => type.type)).toEqual(Object.keys(domainSchemaVersions).sort());
+    for (const type of types) {
+      expect(type.origin).toBe("code");
+      expect(type.description.length).toBeGreaterThan(10);
+      expect(type.schema).toMatchObject({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "object" });
+      expect(type.version).toBe(domainSchemaVersions[type.type as keyof typeof domainSchemaVersions]);
+    }
+    expect(domainSchemaVersions["exam.created"]).toBe(2);
+  });
+
+  it("reads a version 1 exam.created as version 2 with an unknown duration", () => {
+    const registry = domainRegistry();
+    const v1 = { examId, title: "Algebra II: Midterm", subject: "Mathematics", totalScore: 100, questionCount: 20, createdBy: "teacher-okafor" };
+    expect(registry.validate("exam.created", v1, 1).ok).toBe(true);
+    expect(registry.validate("exam.created", v1).ok).toBe(false);
+
+    const upcast = registry.upcast(buildEnvelope({ type: "exam.created", data: v1, schemaversion: 1 }));
+    expect(upcast.schemaversion).toBe(2);
+    expect(upcast.data).toEqual({ ...v1, durationMinutes: null });
+    expect(registry.validate("exam.created", upcast.data).ok).toBe(true);
+  });
+
+  it("enforces cross-field rules with paths callers can show", () => {
+    const registry = domainRegistry();
+    const graded = { sheetId, examId, studentId: "stu-10001", graderId: "grader-auto-1", score: 101, maxScore: 100, durationMs: 900 };
+    expect(registry.validate("grading.completed", graded)).toEqual({ ok: false, error: [{ path: "data.score", message: "must not exceed maxScore" }] });
+
+    const batch = { batchId: sheetId, examId, sheetCount: 4, gradedCount: 2, failedCount: 1, durationMs: 1000 };
+    const result = registry.validate("batch.completed", batch);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error[0]?.path).toBe("data.sheetCount");
+
+    const update = registry.validate("exam.updated", { examId, changes: {}, updatedBy: "teacher-okafor" });
+    expect(update.ok).toBe(false);
+    if (!update.ok) expect(update.error[0]?.path).toBe("data.changes");
+  });
+});
