@@ -5,7 +5,8 @@ import type { ReadAllFilter } from "./event-store";
 
 export type EventFilter = Pick<ReadAllFilter, "types" | "subject" | "correlationid" | "from" | "to">;
 
-function boundMs(value: string | undefined, name: "from" | "to"): number | undefined {
+/** A `from` / `to` filter bound in epoch ms; a malformed one is the caller's error. */
+export function timeBoundMs(value: string | undefined, name: "from" | "to"): number | undefined {
   if (value === undefined) return undefined;
   const epochMs = parseRfc3339(value);
   if (epochMs === undefined) throw new ValidationError(`invalid ${name}`, [{ path: name, message: "must be an RFC 3339 timestamp" }]);
@@ -14,8 +15,8 @@ function boundMs(value: string | undefined, name: "from" | "to"): number | undef
 
 /** The attribute part of a ReadAllFilter as a predicate (positions and limits are the reader's business). */
 export function eventMatcher(filter: EventFilter): (event: StoredEvent) => boolean {
-  const fromMs = boundMs(filter.from, "from");
-  const toMs = boundMs(filter.to, "to");
+  const fromMs = timeBoundMs(filter.from, "from");
+  const toMs = timeBoundMs(filter.to, "to");
   return (event) => {
     if (!matchesAnyType(filter.types, event.type)) return false;
     if (filter.subject !== undefined && event.subject !== filter.subject) return false;

@@ -1,0 +1,254 @@
+import { and, asc, eq, getTableColumns, gt, gte, inArray, like, lte, or, sql, type SQL } from "drizzle-orm";
+import type { EventEnvelope, Priority, StoredEvent } from "@/server/engine/core/envelope";
+import { isUuid } from "@/server/engine/core/ids";
+import { prepareAppend, toStoredEvent } from "@/server/engine/store/append-input";
+import { AppendNotifier } from "@/server/engine/store/append-notifier";
+import { checkLimit, scannedUpTo, timeBoundMs } from "@/server/engine/store/event-filter";
+import type {
+  AppendedEvent,
+  AppendOutcome,
+  CheckpointStore,
+  EventStore,
+  IdempotencyClaim,
+  ReadAllFilter,
+  ReadAllPage,
+  ReadStreamOptions,
+  StreamAppend,
+} from "@/server/engine/store/event-store";
+import type { Database, EventloomDb } from "./database";
+import { checkpoints, events, logHead, streams } from "./schema";
+
+/** The NOTIFY channel of the append function (drizzle/0001_append_function.sql). */
+const APPENDED_CHANNEL = "eventloom_appended";
+
+const { recordedAt: _recordedAt, ...eventColumns } = getTableColumns(events);
+
+/** A row as drizzle selects it, or as the append function's `eventloom_event_json` renders it. */
+type EventRow = Omit<typeof events.$inferSelect, "recordedAt" | "time"> & { time: Date | string };
+
+type AppendResult =
+  | { status: "appended"; head: number; events: Array<[position: number, streamVersion: number] | EventRow> }
+  | { status: "replayed"; events: EventRow[] }
+  | { status: "conflict"; streamId: string; actual: number }
+  | { status: "idempotency_mismatch" };
+
+/**
+ * EventStore on drizzle, the same code on PGlite and on a Postgres server. Appends are one call of
+ * the `eventloom_append` function (one round trip, positions gap-free in commit order: see the
+ * migration). `close()` stops listening but leaves the Database open: its opener owns it.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly checkpoints: CheckpointStore;
+  readonly #db: EventloomDb;
+  readonly #notifier = new AppendNotifier();
+  /** Resolves to the LISTEN's stop function, or undefined where there is no LISTEN (PGlite) or it failed. */
+  #listening: Promise<(() => Promise<void>) | undefined>;
+
+  constructor(private readonly database: Database) {
+    this.#db = database.db;
+    this.checkpoints = new PostgresCheckpointStore(database.db);
+    // Other processes' appends arrive as NOTIFY; polling readers cover the moments it is down.
+    this.#listening = (database.listen?.(APPENDED_CHANNEL, (payload) => this.#notifier.notify(Number(payload))) ?? Promise.resolve(undefined)).catch(
+      (error: unknown) => {
+        console.error("event store: LISTEN failed, other processes' appends are seen by polling only", error);
+        return undefined;
+      },
+    );
+  }
+
+  /** Resolves once other processes' appends wake `onAppended` listeners (at once on PGlite). */
+  async whenListening(): Promise<void> {
+    await this.#listening;
+  }
+
+  async append(appends: StreamAppend[], options: { idempotency?: IdempotencyClaim } = {}): Promise<AppendOutcome> {
+    const prepared = prepareAppend(appends);
+    const flat = prepared.flatMap(({ streamId, events: streamEvents }) => streamEvents.map((event) => ({ streamId, event })));
+    const streamsJson = JSON.stringify(prepared.map(({ streamId, expectedVersion }) => ({ stream_id: streamId, expected: String(expectedVersion) })));
+    // Envelope attribute names are the recordset's column names; keys it does not name are ignored.
+    const eventsJson = JSON.stringify(flat.map(({ streamId, event }) => ({ ...event, stream_id: streamId })));
+    const claim = options.idempotency;
+    const [row] = await this.database.rows<{ result: AppendResult }>(
+      sql`select eventloom_append(${streamsJson}::text::jsonb, ${eventsJson}::text::jsonb, ${claim?.key ?? null}::text, ${claim?.fingerprint ?? null}::text) as result`,
+    );
+    if (!row) throw new Error("eventloom_append returned no row");
+    const result = row.result;
+    switch (result.status) {
+      case "idempotency_mismatch":
+        return { status: "idempotency_mismatch", key: claim?.key ?? "" };
+      case "replayed":
+        return { status: "replayed", events: result.events.map(fromRow) };
+      case "conflict": {
+        const expected = prepared.find((append) => append.streamId === result.streamId)?.expectedVersion ?? "any";
+        return { status: "conflict", streamId: result.streamId, expected, actual: result.actual };
+      }
+      case "appended": {
+        const stored = result.events.map((answer, index): AppendedEvent => {
+          if (!Array.isArray(answer)) return { ...fromRow(answer), duplicate: true };
+          const { streamId, event } = flat[index] as { streamId: string; event: EventEnvelope };
+          const [position, streamversion] = answer;
+          return { ...toStoredEvent(event, { position, streamid: streamId, streamversion }), duplicate: false };
+        });
+        if (stored.some((event) => !event.duplicate)) this.#notifier.notify(result.head);
+        return { status: "appended", events: stored };
+      }
+    }
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    if (options.limit !== undefined) checkLimit(options.limit);
+    const query = this.#db
+      .select(eventColumns)
+      .from(events)
+      .where(and(eq(events.streamId, streamId), gte(events.streamVersion, options.fromVersion ?? 1)))
+      .orderBy(asc(events.streamVersion));
+    const rows = options.limit === undefined ? await query : await query.limit(options.limit);
+    return rows.map(fromRow);
+  }
+
+  async streamVersion(streamId: string): Promise<number> {
+    const [row] = await this.#db.select({ version: streams.version }).from(streams).where(eq(streams.streamId, streamId));
+    return row?.version ?? 0;
+  }
+
+  async readAll(filter: ReadAllFilter): Promise<ReadAllPage> {
+    checkLimit(filter.limit);
+    const fromMs = timeBoundMs(filter.from, "from");
+    const toMs = timeBoundMs(filter.to, "to");
+    // Bounded by the head read in the same statement (one snapshot): every position up to it is
+    // committed, so `lastPosition` can claim the whole range was scanned without skipping a
+    // transaction that commits a moment later.
+    const page = this.#db
+      .select(eventColumns)
+      .from(events)
+      .where(
+        and(
+          gt(events.position, filter.after ?? 0),
+          lte(events.position, sql`${logHead.lastPosition}`),
+          filter.toPosition === undefined ? undefined : lte(events.position, filter.toPosition),
+          typeCondition(filter.types),
+          filter.subject === undefined ? undefined : eq(events.subject, filter.subject),
+          filter.correlationid === undefined ? undefined : eq(events.correlationid, filter.correlationid),
+          fromMs === undefined ? undefined : gte(events.time, new Date(fromMs)),
+          toMs === undefined ? undefined : lte(events.time, new Date(toMs)),
+        ),
+      )
+      .orderBy(asc(events.position))
+      .limit(filter.limit)
+      .as("page");
+    // The head row left-joined to the page: one row (with null event columns) even when no event matches.
+    const rows = await this.#db
+      .select({ head: logHead.lastPosition, event: pageColumns(page) })
+      .from(logHead)
+      .leftJoinLateral(page, sql`true`)
+      .orderBy(asc(page.position));
+    const head = rows[0]?.head ?? 0;
+    const found = rows.flatMap(({ event }) => (event ? [fromRow(event)] : []));
+    const last = found[found.length - 1];
+    return {
+      events: found,
+      lastPosition: last && found.length === filter.limit ? last.position : scannedUpTo(filter, head),
+    };
+  }
+
+  async getById(id: string): Promise<StoredEvent | undefined> {
+    const normalized = id.toLowerCase();
+    // Not a uuid cannot be stored (the column would reject the comparison as an error).
+    if (!isUuid(normalized)) return undefined;
+    const [row] = await this.#db.select(eventColumns).from(events).where(eq(events.id, normalized));
+    return row && fromRow(row);
+  }
+
+  async headPosition(): Promise<number> {
+    const [row] = await this.#db.select({ head: logHead.lastPosition }).from(logHead);
+    return row?.head ?? 0;
+  }
+
+  onAppended(listener: (headPosition: number) => void): () => void {
+    return this.#notifier.add(listener);
+  }
+
+  async ping(): Promise<void> {
+    await this.database.rows(sql`select 1`);
+  }
+
+  async close(): Promise<void> {
+    const unlisten = await this.#listening;
+    this.#listening = Promise.resolve(undefined);
+    await unlisten?.();
+  }
+}
+
+/** The event columns as seen through a subquery alias (drizzle selects a subquery column by column). */
+function pageColumns<TPage extends Record<keyof typeof eventColumns, unknown>>(page: TPage): { [K in keyof typeof eventColumns]: TPage[K] } {
+  return Object.fromEntries(Object.keys(eventColumns).map((key) => [key, page[key as keyof typeof eventColumns]])) as {
+    [K in keyof typeof eventColumns]: TPage[K];
+  };
+}
+
+/**
+ * `exam.created` matches exactly, `exam.*` by prefix (LIKE, with `_`/`%`/`\` in the name escaped:
+ * `a_b.*` must not match `axb.c`), `*` or no patterns match everything.
+ */
+function typeCondition(patterns: string[] | undefined): SQL | undefined {
+  if (!patterns || patterns.length === 0 || patterns.includes("*")) return undefined;
+  const exact = patterns.filter((pattern) => !pattern.endsWith(".*"));
+  const prefixes = patterns.filter((pattern) => pattern.endsWith(".*")).map((pattern) => pattern.slice(0, -1));
+  return or(
+    exact.length > 0 ? inArray(events.type, exact) : undefined,
+    ...prefixes.map((prefix) => like(events.type, `${prefix.replace(/[\\%_]/g, "\\$&")}%`)),
+  );
+}
+
+function fromRow(row: EventRow): StoredEvent {
+  const envelope: EventEnvelope = {
+    specversion: row.specversion as EventEnvelope["specversion"],
+    id: row.id,
+    type: row.type,
+    source: row.source,
+    time: new Date(row.time).toISOString(),
+    subject: row.subject ?? undefined,
+    datacontenttype: row.datacontenttype,
+    dataschema: row.dataschema ?? undefined,
+    data: row.data,
+    correlationid: row.correlationid,
+    causationid: row.causationid ?? undefined,
+    traceparent: row.traceparent,
+    tracestate: row.tracestate ?? undefined,
+    priority: row.priority as Priority,
+    partitionkey: row.partitionkey ?? undefined,
+    schemaversion: row.schemaversion,
+  };
+  return toStoredEvent(envelope, { position: row.position, streamid: row.streamId, streamversion: row.streamVersion });
+}
+
+class PostgresCheckpointStore implements CheckpointStore {
+  constructor(private readonly db: EventloomDb) {}
+
+  async load(name: string): Promise<number> {
+    const [row] = await this.db.select({ position: checkpoints.position }).from(checkpoints).where(eq(checkpoints.name, name));
+    return row?.position ?? 0;
+  }
+
+  async store(name: string, position: number, expected: number): Promise<boolean> {
+    const moved =
+      expected === 0
+        ? // A missing row counts as 0, and so does a row reset to 0.
+          await this.db
+            .insert(checkpoints)
+            .values({ name, position })
+            .onConflictDoUpdate({ target: checkpoints.name, set: { position, updatedAt: sql`now()` }, setWhere: eq(checkpoints.position, 0) })
+            .returning({ name: checkpoints.name })
+        : await this.db
+            .update(checkpoints)
+            .set({ position, updatedAt: sql`now()` })
+            .where(and(eq(checkpoints.name, name), eq(checkpoints.position, expected)))
+            .returning({ name: checkpoints.name });
+    return moved.length === 1;
+  }
+
+  async list(): Promise<Array<{ name: string; position: number; updatedAt: string }>> {
+    const rows = await this.db.select().from(checkpoints).orderBy(sql`${checkpoints.name} collate "C"`);
+    return rows.map((row) => ({ name: row.name, position: row.position, updatedAt: row.updatedAt.toISOString() }));
+  }
+}
