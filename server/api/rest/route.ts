@@ -3,7 +3,7 @@ import { hasScope, type Principal, type Scope } from "@/server/engine/core/princ
 import { getContainer, type Container } from "@/server/runtime/container";
 import { logger } from "@/server/runtime/logger";
 import { parseBody, parseQuery, readJsonBody } from "./http";
-import { problemFromError, problemResponse } from "./problem";
+import { HttpProblem, problemFromError, problemResponse } from "./problem";
 
 /**
  * The plumbing every REST v1 route shares: container, authentication, scope check, body and query
@@ -22,7 +22,7 @@ export interface PublicContext<P> {
   request: Request;
   url: URL;
   params: P;
-  /** The process container, or the error that kept it from starting (health reports it). */
+  /** The process container; rejects with a 503 problem when it cannot start. */
   container: () => Promise<Container>;
 }
 
@@ -56,29 +56,30 @@ async function run<P>(request: Request, segment: RouteSegment<P> | undefined, wo
   }
 }
 
-async function containerOrUnavailable(): Promise<Container | Response> {
+/**
+ * The process container. If it cannot be built (the database did not open, migrations failed) the
+ * request gets a 503 with Retry-After: a dependency problem that a later attempt may not meet.
+ */
+async function container(): Promise<Container> {
   try {
     return await getContainer();
   } catch (error) {
-    // The database did not open (or migrations failed): a dependency problem, retried on the next request.
     logger.error("container unavailable", { error });
-    return problemResponse("unavailable", "The service is starting or its database is unreachable; retry shortly.");
+    throw new HttpProblem("unavailable", "The service is starting or its database is unreachable; retry shortly.");
   }
 }
 
 /** A route anyone may call (only `GET /api/health`). */
 export function publicRoute<P = Record<string, never>>(handler: (context: PublicContext<P>) => Promise<Response>): RouteHandler<P> {
-  return (request, segment) => run(request, segment, (url, params) => handler({ request, url, params, container: getContainer }));
+  return (request, segment) => run(request, segment, (url, params) => handler({ request, url, params, container }));
 }
 
 /** A route that needs an API key (or dashboard session) and, optionally, a scope. */
 export function restRoute<P = Record<string, never>>(options: RestRouteOptions<P>): RouteHandler<P> {
   return (request, segment) =>
     run(request, segment, async (url, params) => {
-      const container = await containerOrUnavailable();
-      if (container instanceof Response) return container;
-
-      const principal = await container.authServices.authenticate(request);
+      const services = await container();
+      const principal = await services.authServices.authenticate(request);
       if (!principal) {
         const detail = request.headers.has("authorization")
           ? "The API key is not valid (unknown or revoked)"
@@ -93,9 +94,9 @@ export function restRoute<P = Record<string, never>>(options: RestRouteOptions<P
         request,
         url,
         params,
-        container,
+        container: services,
         principal,
-        readJson: (mediaTypes) => readJsonBody(request, { maxBytes: container.env.MAX_BODY_BYTES, mediaTypes }),
+        readJson: (mediaTypes) => readJsonBody(request, { maxBytes: services.env.MAX_BODY_BYTES, mediaTypes }),
         query: (schema, queryOptions) => parseQuery(schema, url, queryOptions),
         body: (schema, value) => parseBody(schema, value),
       });

@@ -1,0 +1,7 @@
+import { publishBatch } from "@/server/api/rest/events";
+import { restRoute } from "@/server/api/rest/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export const POST = restRoute({ scope: "events:publish", handler: publishBatch });

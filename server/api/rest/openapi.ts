@@ -1,0 +1,223 @@
+import { z } from "zod";
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from "zod-openapi";
+import { problemKinds, type ProblemKind, PROBLEM_CONTENT_TYPE } from "./problem";
+import { json } from "./route";
+import {
+  batchAccepted,
+  cloudEventBatchBody,
+  cloudEventBody,
+  eventIdParams,
+  eventPage,
+  eventResource,
+  eventTypeList,
+  eventTypeResource,
+  healthResponse,
+  listEventsQuery,
+  pollEventsQuery,
+  pollResult,
+  problemDocument,
+  publishAccepted,
+  publishBatchBody,
+  publishEventBody,
+  registerEventTypeBody,
+  streamEventsQuery,
+} from "./schemas";
+
+/**
+ * The OpenAPI 3.1 document of REST v1 (events scope), generated from the zod schemas that validate
+ * the requests (schemas.ts), so the document cannot describe an API other than the one served.
+ */
+
+const problemDescriptions: Record<ProblemKind, string> = {
+  bad_request: "Unparseable JSON or a bad query parameter",
+  unauthorized: "Missing or unknown API key",
+  forbidden: "The key lacks the required scope",
+  not_found: "No such resource",
+  conflict: "Conflict (an Idempotency-Key reused with a different body, a concurrent change)",
+  payload_too_large: "The body exceeds MAX_BODY_BYTES (default 1 MiB)",
+  unsupported_media_type: "Wrong Content-Type",
+  validation: "Well-formed but invalid: `errors[]` names every failing field",
+  rate_limited: "Too many requests; see Retry-After",
+  internal: "Unexpected server error (details are logged, never returned)",
+  unavailable: "A dependency is unavailable; see Retry-After",
+};
+
+const retryAfter = z.object({ "retry-after": z.string().meta({ description: "Seconds to wait before retrying" }) });
+
+function problems(...kinds: ProblemKind[]): ZodOpenApiResponsesObject {
+  const responses: ZodOpenApiResponsesObject = {};
+  for (const kind of ["unauthorized", ...kinds, "internal", "unavailable"] as ProblemKind[]) {
+    const status = String(problemKinds[kind].status) as `${4 | 5}${string}`;
+    responses[status] = {
+      description: problemDescriptions[kind],
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: problemDocument } },
+      ...(kind === "rate_limited" || kind === "unavailable" ? { headers: retryAfter } : {}),
+    };
+  }
+  return responses;
+}
+
+const jsonContent = (schema: z.ZodType) => ({ "application/json": { schema } });
+
+const publishHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .max(255)
+    .optional()
+    .meta({ description: "Repeat a request safely: the same key with the same body returns the original response (Idempotent-Replayed: true); with a different body, 409." }),
+  traceparent: z.string().optional().meta({ description: "W3C trace context to continue; otherwise a new trace starts." }),
+});
+
+const replayedHeader = z.object({
+  "idempotent-replayed": z.literal("true").optional().meta({ description: "Present when this is the original response to an earlier, identical request." }),
+});
+
+function scoped(scope: string, operation: ZodOpenApiOperationObject): ZodOpenApiOperationObject {
+  return { ...operation, description: `${operation.description ?? ""}\n\nRequires scope \`${scope}\` (or \`admin\`).`.trim() };
+}
+
+export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
+  return createDocument({
+    openapi: "3.1.0",
+    info: {
+      title: "Eventloom REST API",
+      version: "1.0.0",
+      description:
+        "Publish and consume events. Errors are RFC 9457 `application/problem+json`. Lists return `{items, next}`; pass `next` back to continue.",
+    },
+    servers: [{ url: options.serverUrl ?? "/" }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "An Eventloom API key (`el_...`) or ADMIN_API_KEY." },
+      },
+    },
+    paths: {
+      "/api/health": {
+        get: {
+          operationId: "getHealth",
+          summary: "Liveness and database reachability",
+          security: [],
+          responses: {
+            "200": { description: "Healthy", content: jsonContent(healthResponse) },
+            "503": { description: "Degraded: a component is down", headers: retryAfter, content: jsonContent(healthResponse) },
+          },
+        },
+      },
+      "/api/v1/events": {
+        get: scoped("events:read", {
+          operationId: "listEvents",
+          summary: "List events in position order",
+          requestParams: { query: listEventsQuery },
+          responses: { "200": { description: "A page of events", content: jsonContent(eventPage) }, ...problems("bad_request", "forbidden") },
+        }),
+        post: scoped("events:publish", {
+          operationId: "publishEvent",
+          summary: "Publish one event",
+          description: "A supplied `id` that was already accepted returns the original event's reply, never a second event.",
+          requestParams: { header: publishHeaders },
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: publishEventBody },
+              "application/cloudevents+json": { schema: cloudEventBody },
+            },
+          },
+          responses: {
+            "202": { description: "Accepted and durable", headers: replayedHeader, content: jsonContent(publishAccepted) },
+            ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/events/batch": {
+        post: scoped("events:publish", {
+          operationId: "publishBatch",
+          summary: "Publish up to 1000 events, all or nothing",
+          description: "One invalid event rejects the whole batch (422, `errors[].path` like `events[3].data.examId`) and nothing is stored.",
+          requestParams: { header: publishHeaders },
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: publishBatchBody },
+              "application/cloudevents-batch+json": { schema: cloudEventBatchBody },
+            },
+          },
+          responses: {
+            "202": { description: "All accepted, in request order", headers: replayedHeader, content: jsonContent(batchAccepted) },
+            ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/events/{id}": {
+        get: scoped("events:read", {
+          operationId: "getEvent",
+          summary: "One event by id",
+          requestParams: { path: eventIdParams },
+          responses: { "200": { description: "The event", content: jsonContent(eventResource) }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/events/stream": {
+        get: scoped("events:read", {
+          operationId: "streamEvents",
+          summary: "Server-Sent Events",
+          description:
+            "Each event is sent as `id: <position>`, `event: <type>`, `data: <event JSON>`. Reconnecting with `Last-Event-ID` resumes after that position with no gap and no repeat. A comment line keeps the connection alive (every SSE_HEARTBEAT_SECONDS, default 15).",
+          requestParams: {
+            query: streamEventsQuery,
+            header: z.object({ "last-event-id": z.string().optional().meta({ description: "Resume after this position" }) }),
+          },
+          responses: {
+            "200": { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
+            ...problems("bad_request", "forbidden"),
+          },
+        }),
+      },
+      "/api/v1/events/poll": {
+        get: scoped("events:read", {
+          operationId: "pollEvents",
+          summary: "Long poll",
+          description: "Returns as soon as at least one matching event exists after `after`; otherwise `{items: [], next: after}` when the timeout ends.",
+          requestParams: { query: pollEventsQuery },
+          responses: { "200": { description: "Events, or none at the timeout", content: jsonContent(pollResult) }, ...problems("bad_request", "forbidden") },
+        }),
+      },
+      "/api/v1/event-types": {
+        get: {
+          operationId: "listEventTypes",
+          summary: "The event types the platform accepts",
+          description: "Any authenticated caller.",
+          responses: { "200": { description: "Event types", content: jsonContent(eventTypeList) }, ...problems() },
+        },
+        post: scoped("admin", {
+          operationId: "registerEventType",
+          summary: "Register a runtime event type from a JSON Schema",
+          description: "Re-registering a type with a different schema needs a new version. An identical registration returns the original.",
+          requestBody: { required: true, content: jsonContent(registerEventTypeBody) },
+          responses: {
+            "201": { description: "Registered", content: jsonContent(eventTypeResource) },
+            ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/openapi.json": {
+        get: {
+          operationId: "getOpenApi",
+          summary: "This document",
+          description: "Any authenticated caller (only /api/health is public).",
+          responses: {
+            "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
+            ...problems(),
+          },
+        },
+      },
+    },
+  });
+}
+
+let cached: ReturnType<typeof buildOpenApiDocument> | undefined;
+
+/** `GET /api/v1/openapi.json`: the document is the same for every caller, so it is built once. */
+export async function serveOpenApiDocument(): Promise<Response> {
+  cached ??= buildOpenApiDocument();
+  return json(cached);
+}
