@@ -17,10 +17,6 @@ export class AppendNotifier {
     };
   }
 
-  get size(): number {
-    return this.#listeners.size;
-  }
-
   notify(headPosition: number): void {
     if (headPosition <= this.#announced) return;
     this.#announced = headPosition;
