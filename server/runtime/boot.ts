@@ -42,6 +42,7 @@ async function boot(role: ProcessRole): Promise<Container> {
     const demo = startDemoTraffic({
       ratePerSecond: env.DEMO_RATE,
       publish: (drafts) => container.publisher.publish(drafts),
+      onError: (error) => logger.warn("demo publish failed", { error }),
     });
     stoppers.push(() => demo.stop());
     logger.info("demo traffic on", { ratePerSecond: env.DEMO_RATE, hint: "DEMO=off turns it off" });

@@ -45,7 +45,9 @@ export async function createContainer(env: Env): Promise<Container> {
     onError: ({ event, subscription, error }) =>
       logger.error("bus handler failed", { subscription, eventId: event.id, type: event.type, error }),
   });
-  const publisher = new EventPublisher(store, registry, bus);
+  const publisher = new EventPublisher(store, registry, bus, ({ subscription, error }) =>
+    logger.error("sync handler failed", { subscription, error }),
+  );
   const tail = new LogTail({ store, pollIntervalMs: env.LOG_POLL_INTERVAL_MS });
 
   return {

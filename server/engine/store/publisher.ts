@@ -6,11 +6,12 @@ import type { AppendedEvent, EventStore, IdempotencyClaim } from "./event-store"
 /** The part of the event-type registry the publisher needs. */
 export interface EventValidator {
   validate(type: string, data: unknown, version?: number): Result<unknown, FieldIssue[]>;
+  get(type: string): { version: number } | undefined;
 }
 
 /** Where committed events go next in this process (the in-process bus). */
 export interface CommittedEventSink {
-  publishMany(events: StoredEvent[]): unknown;
+  publishMany(events: StoredEvent[]): { syncErrors: ReadonlyArray<{ subscription: string; error: unknown }> };
 }
 
 export type PublishOutcome =
@@ -35,12 +36,19 @@ export class EventPublisher {
     private readonly store: EventStore,
     private readonly validator: EventValidator,
     private readonly sink: CommittedEventSink,
+    private readonly onHandlerError: (failure: { subscription: string; error: unknown }) => void,
     private readonly now: () => number = Date.now,
   ) {}
 
   async publish(drafts: EventDraft[], options: PublishOptions = {}): Promise<PublishOutcome> {
     const issues: FieldIssue[] = [];
-    drafts.forEach((draft, index) => {
+    // A draft without a schema version is written at the type's latest version: validating it
+    // against the latest but stamping it 1 would make readers upcast data that is already current.
+    const versioned = drafts.map((draft) => ({
+      ...draft,
+      schemaversion: draft.schemaversion ?? this.validator.get(draft.type)?.version,
+    }));
+    versioned.forEach((draft, index) => {
       const result = this.validator.validate(draft.type, draft.data, draft.schemaversion);
       if (result.ok) return;
       const prefix = options.issuePrefix?.(index) ?? "";
@@ -53,7 +61,7 @@ export class EventPublisher {
       );
     }
 
-    const envelopes = drafts.map((draft) => buildEnvelope(draft, this.now));
+    const envelopes = versioned.map((draft) => buildEnvelope(draft, this.now));
     const outcome = await this.store.append(
       envelopes.map((event) => ({ streamId: streamIdOf(event), expectedVersion: "any" as const, events: [event] })),
       { idempotency: options.idempotency },
@@ -61,7 +69,11 @@ export class EventPublisher {
     switch (outcome.status) {
       case "appended": {
         const fresh = outcome.events.filter((event) => !event.duplicate);
-        if (fresh.length > 0) this.sink.publishMany(fresh);
+        if (fresh.length > 0) {
+          // The events are committed: a failing in-process handler cannot undo that, so its
+          // error is the handler's problem, reported, and the publish still succeeds.
+          for (const failure of this.sink.publishMany(fresh).syncErrors) this.onHandlerError(failure);
+        }
         return { status: "accepted", events: outcome.events };
       }
       case "replayed":
