@@ -24,8 +24,12 @@ export interface TestRequestInit extends Omit<RequestInit, "body"> {
   body?: unknown;
 }
 
-export async function startTestApp(overrides: Partial<Env> = {}): Promise<TestApp> {
-  const dataDir = await mkdtemp(join(tmpdir(), "eventloom-rest-"));
+/**
+ * `options.dataDir` reuses a directory (a restart of the same installation); it is then left for
+ * the caller to remove.
+ */
+export async function startTestApp(overrides: Partial<Env> = {}, options: { dataDir?: string } = {}): Promise<TestApp> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "eventloom-rest-")));
   const container = await createContainer({
     ...loadEnv({}),
     DATA_DIR: dataDir,
@@ -48,7 +52,7 @@ export async function startTestApp(overrides: Partial<Env> = {}): Promise<TestAp
     },
     async close() {
       await closeContainer();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
