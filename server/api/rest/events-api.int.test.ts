@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GET as getHealth } from "@/app/api/health/route";
 import { POST as postBatch } from "@/app/api/v1/events/batch/route";
 import { GET as getEvent } from "@/app/api/v1/events/[id]/route";
@@ -7,6 +7,7 @@ import { GET as listEvents, POST as postEvent } from "@/app/api/v1/events/route"
 import { GET as listEventTypes, POST as postEventType } from "@/app/api/v1/event-types/route";
 import { GET as getOpenApi } from "@/app/api/v1/openapi.json/route";
 import { newId } from "@/server/engine/core/ids";
+import { installContainer, type Container } from "@/server/runtime/container";
 import { bodyOf, startTestApp, type TestApp } from "./test-harness";
 
 let app: TestApp;
@@ -581,5 +582,51 @@ describe("GET /api/v1/openapi.json", () => {
     expect(Object.keys(publishOp.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "403", "409", "413", "415", "422"]));
     expect(publishOp.responses["422"]!.content).toHaveProperty(["application/problem+json"]);
     expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(["Event", "PublishEvent", "CloudEvent", "Problem"]));
+  });
+});
+
+describe("dependency failures", () => {
+  it("health answers 503 degraded (with Retry-After) when the store does not answer", async () => {
+    const ping = vi.spyOn(app.container.store, "ping").mockRejectedValue(new Error("connection refused to 10.0.0.5"));
+    try {
+      const response = await getHealth(app.request("/api/health", { key: null }));
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("5");
+      const body = await bodyOf(response);
+      expect(body).toEqual({ status: "degraded", components: { database: { status: "down", latencyMs: expect.any(Number), error: "unreachable" } } });
+      expect(JSON.stringify(body)).not.toContain("10.0.0.5");
+    } finally {
+      ping.mockRestore();
+    }
+  });
+
+  it("503 problem (and degraded health) while the container cannot start", async () => {
+    const failing = Promise.reject(new Error("database did not open")) as Promise<Container>;
+    failing.catch(() => undefined);
+    installContainer(failing);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const problem = await expectProblem(await listEvents(app.request("/api/v1/events")), 503);
+      expect(problem.type).toBe("https://eventloom.dev/problems/unavailable");
+      expect((await getHealth(app.request("/api/health", { key: null }))).status).toBe(503);
+    } finally {
+      stderr.mockRestore();
+      installContainer(app.container);
+    }
+  });
+
+  it("an unexpected failure is a 500 problem that reveals nothing of it", async () => {
+    const readAll = vi.spyOn(app.container.store, "readAll").mockRejectedValue(new Error('relation "eventloom_secret" does not exist'));
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const response = await listEvents(app.request("/api/v1/events"));
+      const problem = await expectProblem(response, 500);
+      expect(problem.type).toBe("https://eventloom.dev/problems/internal");
+      expect(JSON.stringify(problem)).not.toContain("eventloom_secret");
+      expect(stderr.mock.calls.map(([line]) => String(line)).join("")).toContain("eventloom_secret");
+    } finally {
+      stderr.mockRestore();
+      readAll.mockRestore();
+    }
   });
 });

@@ -1,0 +1,114 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import { EngineError, NotFoundError, ValidationError } from "@/server/engine/core/errors";
+import { formatPath, parseQuery, readJsonBody } from "./http";
+import { HttpProblem, problemFromError } from "./problem";
+
+const where = { method: "GET", path: "/api/v1/test" };
+
+async function problemOf(error: unknown) {
+  const response = problemFromError(error, where);
+  return { response, body: (await response.json()) as Record<string, unknown> };
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("problemFromError", () => {
+  it.each([
+    ["validation", 422, "validation"],
+    ["not_found", 404, "not-found"],
+    ["conflict", 409, "conflict"],
+    ["forbidden", 403, "forbidden"],
+    ["unauthorized", 401, "unauthorized"],
+    ["rate_limited", 429, "rate-limited"],
+    ["unavailable", 503, "unavailable"],
+  ] as const)("maps engine code %s to %i with a stable type URI", async (code, status, slug) => {
+    const { response, body } = await problemOf(new EngineError(code, `went ${code}`));
+    expect(response.status).toBe(status);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(body).toMatchObject({ type: `https://eventloom.dev/problems/${slug}`, status, detail: `went ${code}` });
+  });
+
+  it("carries field issues of validation errors", async () => {
+    const { body } = await problemOf(new ValidationError("bad", [{ path: "events[3].data.examId", message: "is required" }]));
+    expect(body.errors).toEqual([{ path: "events[3].data.examId", message: "is required" }]);
+    expect((await problemOf(new NotFoundError("gone"))).body).not.toHaveProperty("errors");
+  });
+
+  it("sets Retry-After on 429 and 503, from the error or a default", async () => {
+    expect((await problemOf(new EngineError("rate_limited", "slow down", { retryAfterSeconds: 7.2 }))).response.headers.get("retry-after")).toBe("8");
+    expect((await problemOf(new EngineError("rate_limited", "slow down"))).response.headers.get("retry-after")).toBe("1");
+    expect((await problemOf(new EngineError("unavailable", "db down"))).response.headers.get("retry-after")).toBe("5");
+    expect((await problemOf(new EngineError("conflict", "x"))).response.headers.get("retry-after")).toBeNull();
+  });
+
+  it("answers 500 with a generic detail for anything else, logging the real error", async () => {
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    for (const error of [new Error("relation secret_table does not exist at /srv/app.ts:12"), new EngineError("internal", "upcaster exploded"), "a string"]) {
+      const { response, body } = await problemOf(error);
+      expect(response.status).toBe(500);
+      expect(body.type).toBe("https://eventloom.dev/problems/internal");
+      expect(JSON.stringify(body)).not.toMatch(/secret_table|upcaster|a string|app\.ts/);
+    }
+    expect(stderr.mock.calls.map(([line]) => String(line)).join("")).toContain("secret_table");
+  });
+
+  it("renders HttpProblems as given, with WWW-Authenticate on 401", async () => {
+    const { response, body } = await problemOf(new HttpProblem("payload_too_large", "too big"));
+    expect(response.status).toBe(413);
+    expect(body).toEqual({ type: "https://eventloom.dev/problems/payload-too-large", title: "Payload too large", status: 413, detail: "too big" });
+    expect((await problemOf(new EngineError("unauthorized", "who?"))).response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+  });
+});
+
+describe("readJsonBody", () => {
+  const read = (body: BodyInit | null, headers: Record<string, string>, maxBytes = 100) =>
+    readJsonBody(new Request("http://x/", { method: "POST", body, headers }), { maxBytes, mediaTypes: ["application/json"] });
+  const kindOf = (promise: Promise<unknown>) => promise.then(() => "ok", (error: HttpProblem) => error.kind);
+
+  it("parses JSON of an accepted media type, ignoring case and a utf-8 charset", async () => {
+    expect(await read('{"a":1}', { "content-type": "Application/JSON; charset=UTF-8" })).toEqual({ mediaType: "application/json", value: { a: 1 } });
+  });
+
+  it("refuses other media types and charsets (415), bad JSON and empty bodies (400), big bodies (413)", async () => {
+    expect(await kindOf(read("{}", { "content-type": "text/json" }))).toBe("unsupported_media_type");
+    expect(await kindOf(read("{}", { "content-type": "application/json; charset=latin1" }))).toBe("unsupported_media_type");
+    expect(await kindOf(read("{", { "content-type": "application/json" }))).toBe("bad_request");
+    expect(await kindOf(read("", { "content-type": "application/json" }))).toBe("bad_request");
+    expect(await kindOf(read(`"${"x".repeat(200)}"`, { "content-type": "application/json" }))).toBe("payload_too_large");
+    // A Content-Length over the limit is refused before anything is read.
+    expect(await kindOf(read("{}", { "content-type": "application/json", "content-length": "101" }))).toBe("payload_too_large");
+    expect(await kindOf(read(`"${"x".repeat(98)}"`, { "content-type": "application/json" }))).toBe("ok");
+  });
+});
+
+describe("parseQuery", () => {
+  const schema = z.strictObject({ limit: z.string().regex(/^\d+$/, "must be a number").optional(), type: z.string().optional() });
+  const parse = (query: string) => {
+    try {
+      return parseQuery(schema, new URL(`http://x/?${query}`), { lists: ["type"] });
+    } catch (error) {
+      return error as HttpProblem;
+    }
+  };
+
+  it("joins repeated list parameters and refuses other repeats, unknown and invalid parameters with 400", () => {
+    expect(parse("type=a&type=b&limit=2")).toEqual({ type: "a,b", limit: "2" });
+    for (const [query, path] of [["limit=1&limit=2", "limit"], ["limit=x", "limit"], ["colour=red", "colour"]] as const) {
+      const problem = parse(query) as HttpProblem;
+      expect(problem.kind).toBe("bad_request");
+      expect(problem.options.errors?.map((issue) => issue.path)).toEqual([path]);
+      expect(problem.message).toContain(path);
+    }
+  });
+});
+
+describe("formatPath", () => {
+  it("writes indexes in brackets and odd keys quoted", () => {
+    expect(formatPath(["events", 3, "data", "examId"])).toBe("events[3].data.examId");
+    expect(formatPath([2, "data"])).toBe("[2].data");
+    expect(formatPath(["data", "with space"])).toBe('data["with space"]');
+  });
+});
