@@ -26,7 +26,13 @@ export interface AuthServices {
 }
 
 export async function createAuthServices(database: Database, env: Env): Promise<AuthServices> {
-  const auth = createAuth({ database, secret: await resolveAuthSecret(env), baseURL: publicUrl(env) });
+  const auth = createAuth({
+    database,
+    secret: await resolveAuthSecret(env),
+    baseURL: publicUrl(env),
+    // Without PUBLIC_URL the app answers on loopback under either name; both must be able to sign in.
+    trustedOrigins: env.PUBLIC_URL ? undefined : [`http://127.0.0.1:${env.PORT}`],
+  });
   const apiKeys = new ApiKeyService(new PostgresApiKeyRepository(database), {
     adminApiKey: env.ADMIN_API_KEY,
     onTouchError: (error) => logger.warn("could not record API key use", { error }),
@@ -43,7 +49,7 @@ export async function createAuthServices(database: Database, env: Env): Promise<
     if (!request.headers.get("cookie")) return null;
     const session = await auth.api.getSession({ headers: request.headers });
     if (!session) return null;
-    const role = roleOf((session.user as { role?: string | null }).role);
+    const role = roleOf(session.user.role);
     return {
       kind: "user",
       id: session.user.id,

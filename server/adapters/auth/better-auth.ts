@@ -28,12 +28,15 @@ export interface CreateAuthOptions {
   secret: string;
   /** Where browsers reach the app, e.g. http://localhost:3000; cookies and origin checks depend on it. */
   baseURL: string;
+  /** Other origins whose sign-in requests are accepted (better-auth refuses unknown origins: CSRF). */
+  trustedOrigins?: string[];
 }
 
-export function createAuth({ database, secret, baseURL }: CreateAuthOptions) {
+export function createAuth({ database, secret, baseURL, trustedOrigins }: CreateAuthOptions) {
   return betterAuth({
     appName: "Eventloom",
     baseURL,
+    trustedOrigins,
     basePath: "/api/auth",
     secret,
     database: drizzleAdapter(database.db, {
@@ -44,6 +47,8 @@ export function createAuth({ database, secret, baseURL }: CreateAuthOptions) {
     emailAndPassword: { enabled: true, disableSignUp: true, minPasswordLength: 8 },
     // Eventloom runs offline and on-premises: nothing is reported anywhere.
     telemetry: { enabled: false },
+    // better-auth skips its origin (CSRF) checks when NODE_ENV=test; tests must see what production does.
+    advanced: { disableOriginCheck: false },
     plugins: [
       admin({ defaultRole: DEFAULT_ROLE, adminRoles: ["admin"], roles: accessRoles }),
       // Must stay last: it forwards Set-Cookie headers set by every other plugin to Next's cookie store.

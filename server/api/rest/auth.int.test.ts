@@ -17,8 +17,8 @@ import { startTestApp, type TestApp } from "./test-harness";
 const ORIGIN = "http://localhost:3000";
 const ADMIN = { email: "ops@example.com", password: "correct-horse-battery" };
 
-function authRequest(path: string, init: { body?: unknown; cookie?: string; method?: string } = {}): Request {
-  const headers = new Headers({ origin: ORIGIN });
+function authRequest(path: string, init: { body?: unknown; cookie?: string; method?: string; origin?: string } = {}): Request {
+  const headers = new Headers({ origin: init.origin ?? ORIGIN });
   if (init.body !== undefined) headers.set("content-type", "application/json");
   if (init.cookie) headers.set("cookie", init.cookie);
   return new Request(`${ORIGIN}/api/auth${path}`, {
@@ -88,6 +88,15 @@ describe("dashboard sessions on REST v1", () => {
     const [after] = await app.container.database.rows<{ n: number }>(sql`select count(*)::int as n from eventloom_users`);
     expect(after!.n).toBe(before!.n);
     expect((await signIn("mallory@example.com", "let-me-in-please")).cookie).toBeUndefined();
+  });
+
+  it("accepts sign-in from either loopback name, and refuses foreign origins (CSRF)", async () => {
+    const signInFrom = (origin: string) =>
+      authPost(authRequest("/sign-in/email", { body: { email: ADMIN.email, password: ADMIN.password }, origin }));
+    expect((await signInFrom("http://127.0.0.1:3000")).status).toBe(200);
+    const foreign = await signInFrom("https://evil.example");
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.getSetCookie()).toEqual([]);
   });
 
   it("a wrong password gets no session", async () => {
