@@ -1,7 +1,7 @@
-import { buildEnvelope, type EventDraft, type StoredEvent } from "../core/envelope";
+import { buildEnvelope, type EventDraft, type EventEnvelope, type StoredEvent } from "../core/envelope";
 import { ValidationError, type FieldIssue } from "../core/errors";
 import type { Result } from "../core/result";
-import type { AppendedEvent, EventStore, IdempotencyClaim } from "./event-store";
+import type { AppendedEvent, EventStore, IdempotencyClaim, StreamAppend } from "./event-store";
 
 /** The part of the event-type registry the publisher needs. */
 export interface EventValidator {
@@ -62,22 +62,22 @@ export class EventPublisher {
     }
 
     const envelopes = versioned.map((draft) => buildEnvelope(draft, this.now));
-    const outcome = await this.store.append(
-      envelopes.map((event) => ({ streamId: streamIdOf(event), expectedVersion: "any" as const, events: [event] })),
-      { idempotency: options.idempotency },
-    );
+    const outcome = await this.store.append(appendsByStream(envelopes), { idempotency: options.idempotency });
     switch (outcome.status) {
       case "appended": {
-        const fresh = outcome.events.filter((event) => !event.duplicate);
+        // The store answers stream by stream; callers expect the order of their request.
+        const byId = new Map(outcome.events.map((event) => [event.id, event]));
+        const events = envelopes.map((envelope) => byId.get(envelope.id)!);
+        const fresh = events.filter((event) => !event.duplicate);
         if (fresh.length > 0) {
           // The events are committed: a failing in-process handler cannot undo that, so its
           // error is the handler's problem, reported, and the publish still succeeds.
           for (const failure of this.sink.publishMany(fresh).syncErrors) this.onHandlerError(failure);
         }
-        return { status: "accepted", events: outcome.events };
+        return { status: "accepted", events };
       }
       case "replayed":
-        return { status: "replayed", events: outcome.events };
+        return { status: "replayed", events: inRequestOrder(versioned, outcome.events) };
       case "idempotency_mismatch":
         return { status: "idempotency_mismatch" };
       case "conflict":
@@ -85,6 +85,32 @@ export class EventPublisher {
         throw new Error(`unexpected version conflict on stream ${outcome.streamId}`);
     }
   }
+}
+
+/** One append per stream, events in request order within each (a store names a stream once per append). */
+function appendsByStream(envelopes: EventEnvelope[]): StreamAppend[] {
+  const appends = new Map<string, StreamAppend>();
+  for (const envelope of envelopes) {
+    const streamId = streamIdOf(envelope);
+    const existing = appends.get(streamId);
+    if (existing) existing.events.push(envelope);
+    else appends.set(streamId, { streamId, expectedVersion: "any", events: [envelope] });
+  }
+  return [...appends.values()];
+}
+
+/**
+ * A replay answers with the stored events stream by stream; the idempotency fingerprint proves the
+ * request is the same, so each draft's event is the next unclaimed one of the draft's stream.
+ */
+function inRequestOrder(drafts: ReadonlyArray<{ subject?: string; type: string }>, stored: StoredEvent[]): StoredEvent[] {
+  const queues = new Map<string, StoredEvent[]>();
+  for (const event of stored) {
+    const queue = queues.get(event.streamid);
+    if (queue) queue.push(event);
+    else queues.set(event.streamid, [event]);
+  }
+  return drafts.map((draft) => queues.get(streamIdOf(draft))?.shift()).filter((event) => event !== undefined);
 }
 
 /**

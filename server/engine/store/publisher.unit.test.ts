@@ -117,3 +117,22 @@ describe("streamIdOf", () => {
     expect(streamIdOf({ type: "system.health_check" })).toBe("$type-system.health_check");
   });
 });
+
+describe("EventPublisher with several events of one stream", () => {
+  it("appends them together and answers, and replays, in request order", async () => {
+    const { publisher, store } = setup();
+    const drafts = [
+      { type: "exam.created", data: { ...v2, title: "a" }, subject: "exam-1" },
+      { type: "exam.created", data: { ...v2, title: "b" }, subject: "exam-2" },
+      { type: "exam.created", data: { ...v2, title: "c" }, subject: "exam-1" },
+    ];
+    const claim = { key: "events:batch", fingerprint: "same-body" };
+    const first = await publisher.publish(drafts, { idempotency: claim });
+    const replay = await publisher.publish(drafts, { idempotency: claim });
+
+    const titles = (events: StoredEvent[]) => events.map((event) => (event.data as { title: string }).title);
+    expect(first.status === "accepted" && titles(first.events)).toEqual(["a", "b", "c"]);
+    expect(replay.status === "replayed" && titles(replay.events)).toEqual(["a", "b", "c"]);
+    expect((await store.readStream("exam-1")).map((event) => event.streamversion)).toEqual([1, 2]);
+  });
+});
