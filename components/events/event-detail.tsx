@@ -149,7 +149,7 @@ function Correlated({ event, eventLink }: { event: EventRecord; eventLink: Event
   }
   return (
     <>
-      <ol className="relative py-2" data-testid="correlated-events">
+      <ol className="relative max-h-[28rem] overflow-y-auto py-2" data-testid="correlated-events">
         {items.map((item, index) => {
           const current = item.id === event.id;
           const relation = item.id === event.causationid ? "cause" : item.causationid === event.id ? "caused by this" : null;
@@ -164,6 +164,11 @@ function Correlated({ event, eventLink }: { event: EventRecord; eventLink: Event
                 <TypeBadge type={item.type} />
                 {relation ? <Badge tone="primary">{relation}</Badge> : null}
                 {current ? <Badge>this event</Badge> : null}
+                {item.subject ? (
+                  <span className="hidden max-w-56 truncate font-mono text-[11px] text-muted-foreground sm:inline" title={item.subject}>
+                    {item.subject}
+                  </span>
+                ) : null}
                 <span className="ml-auto flex items-center gap-3 text-xs text-muted-foreground">
                   <span className="font-mono">#{item.position}</span>
                   <RelativeTime time={item.time} />

@@ -200,11 +200,11 @@ export function HistorySearch({
           <div className="flex flex-wrap items-end gap-4">
             <div className="flex flex-col gap-1.5">
               <Label htmlFor="history-from">From</Label>
-              <Input id="history-from" type="datetime-local" value={draft.from} onChange={(event) => setDraft({ ...draft, from: event.target.value })} className="w-48" aria-invalid={rangeInvalid || undefined} />
+              <Input id="history-from" type="datetime-local" value={draft.from} onChange={(event) => setDraft({ ...draft, from: event.target.value })} className="w-44" aria-invalid={rangeInvalid || undefined} />
             </div>
             <div className="flex flex-col gap-1.5">
               <Label htmlFor="history-to">To</Label>
-              <Input id="history-to" type="datetime-local" value={draft.to} onChange={(event) => setDraft({ ...draft, to: event.target.value })} className="w-48" aria-invalid={rangeInvalid || undefined} />
+              <Input id="history-to" type="datetime-local" value={draft.to} onChange={(event) => setDraft({ ...draft, to: event.target.value })} className="w-44" aria-invalid={rangeInvalid || undefined} />
             </div>
             <div className="flex flex-col gap-1.5">
               <span className="text-xs font-medium text-muted-foreground">Quick range</span>

@@ -28,6 +28,50 @@ function Stat({ label, value, hint, icon }: { label: string; value: ReactNode; h
   );
 }
 
+function LatestEvents() {
+  const trpc = useTRPC();
+  const latest = useQuery(trpc.events.search.queryOptions({ order: "newest", limit: 8 }, { refetchInterval: 5_000, staleTime: 0 }));
+  return (
+    <Card className="overflow-hidden">
+      <CardHeader
+        title="Latest events"
+        description="The newest entries in the log"
+        actions={
+          <Link href="/events" className="text-xs font-medium text-primary hover:underline">
+            Live tail
+          </Link>
+        }
+      />
+      {latest.isPending ? (
+        <CardBody className="space-y-3">
+          {Array.from({ length: 4 }, (_, index) => (
+            <Skeleton key={index} className="h-5 w-full" />
+          ))}
+        </CardBody>
+      ) : latest.isError ? (
+        <ErrorState title="Could not load the latest events" error={latest.error} onRetry={() => void latest.refetch()} />
+      ) : latest.data.items.length === 0 ? (
+        <EmptyState icon={Activity} title="Nothing published yet" className="py-10">
+          Events show up here as soon as they are committed.
+        </EmptyState>
+      ) : (
+        <ul className="divide-y divide-border">
+          {latest.data.items.map((event) => (
+            <li key={event.id}>
+              <Link href={`/events/${event.id}`} className="flex items-center gap-3 px-5 py-2.5 text-sm transition-colors hover:bg-muted/60">
+                <span className="w-14 shrink-0 text-right font-mono text-xs text-muted-foreground tabular-nums">#{event.position}</span>
+                <TypeBadge type={event.type} />
+                <span className="min-w-0 flex-1 truncate font-mono text-xs text-muted-foreground">{event.subject ?? ""}</span>
+                <RelativeTime time={event.time} className="shrink-0 text-xs text-muted-foreground" />
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Card>
+  );
+}
+
 export function OverviewPage() {
   const trpc = useTRPC();
   const stats = useQuery(trpc.overview.stats.queryOptions(undefined, { refetchInterval: 5_000, staleTime: 0 }));
@@ -59,11 +103,12 @@ export function OverviewPage() {
   const data = stats.data;
   const total = data?.totalEvents ?? 0;
   const busiest = data?.perMinute.reduce((max, bucket) => Math.max(max, bucket.count), 0) ?? 0;
+  const topCount = data?.byType[0]?.count ?? 1;
 
   return (
     <>
       {header}
-      <div className="grid gap-4 sm:grid-cols-2 xl:grid-cols-4">
+      <div className="grid grid-cols-2 gap-4 xl:grid-cols-4">
         {data ? (
           <>
             <Stat label="Head position" icon={<Hash />} value={<span data-testid="head-position">{data.headPosition.toLocaleString()}</span>} hint="Latest position in the global log" />
@@ -93,10 +138,13 @@ export function OverviewPage() {
       </div>
 
       <div className="mt-6 grid items-start gap-6 xl:grid-cols-3">
-        <Card className="xl:col-span-2">
-          <CardHeader title="Events per minute" description="By event time, over the last 60 minutes" />
-          <CardBody>{data ? <EventsChart data={data.perMinute} /> : <Skeleton className="h-64 w-full" />}</CardBody>
-        </Card>
+        <div className="space-y-6 xl:col-span-2">
+          <Card>
+            <CardHeader title="Events per minute" description="By event time, over the last 60 minutes" />
+            <CardBody>{data ? <EventsChart data={data.perMinute} /> : <Skeleton className="h-64 w-full" />}</CardBody>
+          </Card>
+          <LatestEvents />
+        </div>
 
         <Card>
           <CardHeader
@@ -131,7 +179,7 @@ export function OverviewPage() {
                   <div className="mt-1.5 h-1 overflow-hidden rounded-full bg-muted">
                     <div
                       className="h-full rounded-full"
-                      style={{ width: `${Math.max(2, (row.count / total) * 100)}%`, backgroundColor: familyColors[familyIndex(row.type)] }}
+                      style={{ width: `${Math.max(2, (row.count / topCount) * 100)}%`, backgroundColor: familyColors[familyIndex(row.type)] }}
                     />
                   </div>
                 </li>

@@ -25,7 +25,7 @@ export function ComingSoon({
           <div className="mb-4 flex size-12 items-center justify-center rounded-xl border border-border bg-accent text-accent-foreground">
             <Icon className="size-6" aria-hidden />
           </div>
-          <h2 className="text-base font-semibold">{title} is not available yet</h2>
+          <h2 className="text-base font-semibold">Not available yet</h2>
           <p className="mt-1.5 max-w-lg text-sm text-balance text-muted-foreground">
             This section is part of the Eventloom roadmap. Nothing is shown here until it is connected to live data.
           </p>

@@ -2,18 +2,23 @@ import { forwardRef, type InputHTMLAttributes, type LabelHTMLAttributes, type Re
 import { cn } from "./cn";
 
 const control =
-  "w-full rounded-lg border border-input bg-card px-3 text-sm text-foreground shadow-xs transition-colors placeholder:text-muted-foreground/70 focus:border-ring focus:ring-2 focus:ring-ring/25 focus:outline-none disabled:cursor-not-allowed disabled:opacity-60 aria-invalid:border-danger aria-invalid:focus:ring-danger/25";
+  "rounded-lg border border-input bg-card px-3 text-sm text-foreground shadow-xs transition-colors placeholder:text-muted-foreground/70 focus:border-ring focus:ring-2 focus:ring-ring/25 focus:outline-none disabled:cursor-not-allowed disabled:opacity-60 aria-invalid:border-danger aria-invalid:focus:ring-danger/25";
+
+/** Full width unless the caller sets a width (class order cannot decide between two widths). */
+function width(className: string | undefined): string | undefined {
+  return className && /(^|\s)(w-|min-w-|max-w-|flex-1)/.test(className) ? undefined : "w-full";
+}
 
 export const Input = forwardRef<HTMLInputElement, InputHTMLAttributes<HTMLInputElement>>(function Input({ className, ...props }, ref) {
-  return <input ref={ref} className={cn(control, "h-9", className)} {...props} />;
+  return <input ref={ref} className={cn(control, width(className), "h-9", className)} {...props} />;
 });
 
 export const Textarea = forwardRef<HTMLTextAreaElement, TextareaHTMLAttributes<HTMLTextAreaElement>>(function Textarea({ className, ...props }, ref) {
-  return <textarea ref={ref} className={cn(control, "py-2", className)} {...props} />;
+  return <textarea ref={ref} className={cn(control, width(className), "py-2", className)} {...props} />;
 });
 
 export const Select = forwardRef<HTMLSelectElement, SelectHTMLAttributes<HTMLSelectElement>>(function Select({ className, ...props }, ref) {
-  return <select ref={ref} className={cn(control, "h-9 pr-8", className)} {...props} />;
+  return <select ref={ref} className={cn(control, width(className), "h-9 pr-8", className)} {...props} />;
 });
 
 export function Label({ className, ...props }: LabelHTMLAttributes<HTMLLabelElement>) {
