@@ -179,6 +179,8 @@ function describe(error: ErrorObject): Issue {
   } else if (error.keyword === "additionalProperties" && typeof params.additionalProperty === "string") {
     path = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;
     message = "is not allowed by the schema";
+  } else if (error.keyword === "pattern" && typeof params.pattern === "string" && params.pattern.length > 32) {
+    message = "does not have the expected form";
   } else if (error.keyword === "enum" && Array.isArray(params.allowedValues)) {
     message = `must be one of ${params.allowedValues.map((value) => JSON.stringify(value)).join(", ")}`;
   }
@@ -192,7 +194,11 @@ export function validateAgainstSchema(schema: JsonSchema, data: unknown): { ok: 
   if (validate(data)) return { ok: true };
   const seen = new Set<string>();
   const issues: Issue[] = [];
-  for (const error of validate.errors ?? []) {
+  const errors = validate.errors ?? [];
+  // A value failing its `format` (uuid, email) usually fails the generated `pattern` too: say it once.
+  const formatPaths = new Set(errors.filter((error) => error.keyword === "format").map((error) => error.instancePath));
+  for (const error of errors) {
+    if (error.keyword === "pattern" && formatPaths.has(error.instancePath)) continue;
     const issue = describe(error);
     const id = `${issue.path}\u0000${issue.message}`;
     if (!seen.has(id)) {

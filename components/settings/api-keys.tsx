@@ -7,6 +7,7 @@ import { useTRPC, type RouterOutputs } from "../trpc";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardHeader } from "../ui/card";
+import { cn } from "../ui/cn";
 import { CopyButton } from "../ui/copy-button";
 import { EmptyState } from "../ui/empty-state";
 import { Alert, ErrorState, errorMessage } from "../ui/error-state";
@@ -121,7 +122,7 @@ function CreateKeyDialog({ open, onClose, availableScopes }: { open: boolean; on
                 >
                   <input
                     type="checkbox"
-                    className="mt-0.5 size-4 accent-(--primary)"
+                    className="mt-0.5 size-4 shrink-0 accent-(--primary)"
                     checked={checked}
                     onChange={() => setScopes(checked ? scopes.filter((item) => item !== scope) : [...scopes, scope])}
                   />
@@ -160,7 +161,7 @@ function RevokeDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onClose(): v
         onClose();
       }}
       title={`Revoke “${apiKey?.name ?? ""}”?`}
-      description="Clients using this key get 401 Unauthorized from their next request. This cannot be undone."
+      description="Requests with this key are refused (401 Unauthorized) within seconds on every server. This cannot be undone."
       footer={
         <>
           <Button variant="outline" onClick={onClose}>
@@ -238,7 +239,12 @@ export function ApiKeysPanel() {
           </THead>
           <tbody>
             {keys.data.map((key) => (
-              <tr key={key.id} className="border-b border-border last:border-b-0" data-testid="api-key-row" data-key-name={key.name}>
+              <tr
+                key={key.id}
+                className={cn("border-b border-border last:border-b-0", key.status === "revoked" && "text-muted-foreground [&_code]:line-through")}
+                data-testid="api-key-row"
+                data-key-name={key.name}
+              >
                 <Td className="font-medium">
                   {key.name}
                   {key.createdBy ? <span className="block text-xs font-normal text-muted-foreground">by {key.createdBy}</span> : null}
@@ -366,7 +372,7 @@ export function SettingsPage() {
         </Alert>
       ) : null}
       <ApiKeysPanel />
-      <div className="mt-6 grid gap-6 lg:grid-cols-2">
+      <div className="mt-6 grid items-start gap-6 lg:grid-cols-2">
         <AccountCard />
         <RestApiCard />
       </div>

@@ -15,7 +15,8 @@ function useOverlayBehaviour(open: boolean, onClose: () => void, panel: RefObjec
     document.addEventListener("keydown", onKey);
     const overflow = document.body.style.overflow;
     document.body.style.overflow = "hidden";
-    panel.current?.focus();
+    // Keep a field's autoFocus; otherwise focus the panel so Escape and Tab work from the start.
+    if (!panel.current?.contains(document.activeElement)) panel.current?.focus();
     return () => {
       document.removeEventListener("keydown", onKey);
       document.body.style.overflow = overflow;
