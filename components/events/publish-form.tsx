@@ -23,6 +23,11 @@ type Check =
   | { state: "parse"; message: string; line: number | undefined }
   | { state: "invalid"; issues: Issue[] };
 
+/** Issues about the payload map to editor lines; others (type, subject) are listed only. */
+function isDataPath(path: string): boolean {
+  return path === "data" || path.startsWith("data.") || path.startsWith("data[");
+}
+
 function check(text: string, info: EventTypeInfo | undefined): Check & { data?: unknown } {
   let data: unknown;
   try {
@@ -74,7 +79,7 @@ export function PublishForm({ onPublished, onOpenEvent }: { onPublished?(event: 
   const errorLines = new Set<number>();
   if (result.state === "parse" && result.line) errorLines.add(result.line);
   for (const issue of allIssues) {
-    const line = lineOfPath(lines, issue.path);
+    const line = isDataPath(issue.path) ? lineOfPath(lines, issue.path) : undefined;
     if (line) errorLines.add(line);
   }
 
@@ -213,7 +218,7 @@ export function PublishForm({ onPublished, onOpenEvent }: { onPublished?(event: 
           ) : allIssues.length > 0 ? (
             <ul className="space-y-1 rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-xs dark:border-red-500/25 dark:bg-red-500/10" data-testid="publish-issues">
               {allIssues.map((issue) => {
-                const line = lineOfPath(lines, issue.path);
+                const line = isDataPath(issue.path) ? lineOfPath(lines, issue.path) : undefined;
                 return (
                   <li key={`${issue.path}:${issue.message}`} className="flex flex-wrap items-baseline gap-x-2 text-red-800 dark:text-red-200">
                     <code className="font-mono font-semibold">{issue.path}</code>

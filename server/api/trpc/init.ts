@@ -71,7 +71,11 @@ const t = initTRPC.context<TRPCContext>().create({
       message = "Internal server error";
     }
     const { stack: _stack, ...safeData } = data as typeof data & { stack?: string };
-    return { code, message, data: { ...safeData, engineCode, issues } };
+    return {
+      code,
+      message,
+      data: { ...safeData, ...(engineCode !== undefined ? { engineCode } : {}), ...(issues !== undefined ? { issues } : {}) },
+    };
   },
 });
 
