@@ -52,7 +52,7 @@ function StatusPill({ status, paused }: { status: StreamStatus; paused: boolean 
 
 export function LiveTail({ onSelect, selectedId }: { onSelect(event: TailEvent): void; selectedId: string | null }) {
   const trpc = useTRPC();
-  const types = useQuery(trpc.eventTypes.list.queryOptions(undefined, { refetchInterval: 30_000 }));
+  const types = useQuery(trpc.eventTypes.list.queryOptions());
   const knownTypes = useMemo(() => (types.data ?? []).map((item) => item.type), [types.data]);
   const suggestions = useMemo(() => patternSuggestions(knownTypes), [knownTypes]);
 
@@ -119,10 +119,8 @@ export function LiveTail({ onSelect, selectedId }: { onSelect(event: TailEvent):
     type: typeInvalid ? "" : typeFilter,
     subject: subjectFilter,
     after: typeInvalid ? undefined : start,
-    knownTypes,
     onEvents,
-    // Listeners are per type name: wait for the registry so the first events are not missed.
-    enabled: types.isSuccess && !typeInvalid,
+    enabled: !typeInvalid,
   });
 
   function resume() {
