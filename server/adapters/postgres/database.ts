@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -91,11 +91,16 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   };
   const client = postgres(url, clientOptions);
   const db = drizzlePostgres({ client, schema });
+  const dialect = new PgDialect();
   const database: Database = {
     db,
     kind: "postgres",
     async rows<T>(query: SQL) {
-      return [...(await db.execute(query))] as T[];
+      // drizzle runs its queries unprepared, and postgres.js then describes the parameters in a
+      // round trip of its own before executing: two round trips per query. Named prepared
+      // statements (cached per connection by postgres.js) take one.
+      const { sql: text, params } = dialect.sqlToQuery(query);
+      return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as T[];
     },
     async listen(channel, onPayload) {
       const { unlisten } = await client.listen(channel, onPayload);
