@@ -87,7 +87,14 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const clientOptions: postgres.Options<Record<string, postgres.PostgresType>> = {
     max: options.poolSize ?? 10,
     onnotice: () => {},
-    connection: options.schemaName ? { search_path: quoteIdentifier(options.schemaName) } : {},
+    connection: {
+      // `rows` prepares its statements; a generic plan cached while a table was still small (a
+      // fresh database, before autovacuum analyses it) would keep scanning it whole as it grows.
+      // Custom plans see the table's current size; eventloom_append opts back into generic plans
+      // for its own statements, which are written to stay on the indexes (migration 0004).
+      plan_cache_mode: "force_custom_plan",
+      ...(options.schemaName ? { search_path: quoteIdentifier(options.schemaName) } : {}),
+    },
   };
   const client = postgres(url, clientOptions);
   const db = drizzlePostgres({ client, schema });
