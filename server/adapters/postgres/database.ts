@@ -39,6 +39,8 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
 }
 
+type ClientOptions = postgres.Options<Record<string, postgres.PostgresType>>;
+
 interface MigrationConfig {
   migrationsFolder: string;
   migrationsSchema?: string;
@@ -84,7 +86,7 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
 }
 
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
-  const clientOptions: postgres.Options<Record<string, postgres.PostgresType>> = {
+  const clientOptions: ClientOptions = {
     max: options.poolSize ?? 10,
     onnotice: () => {},
     connection: {
@@ -126,7 +128,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
  * it runs on one dedicated connection holding a session advisory lock: the second process waits,
  * then finds the migrations applied.
  */
-async function migratePostgresExclusively(url: string, clientOptions: postgres.Options<Record<string, postgres.PostgresType>>, config: MigrationConfig): Promise<void> {
+async function migratePostgresExclusively(url: string, clientOptions: ClientOptions, config: MigrationConfig): Promise<void> {
   const client = postgres(url, { ...clientOptions, max: 1 });
   try {
     const db = drizzlePostgres({ client });
