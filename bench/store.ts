@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { migrate, openDatabase, type Database } from "@/server/adapters/postgres/database";
+import { GroupCommitAppender } from "@/server/engine/store/group-commit";
 import { PostgresEventStore } from "@/server/adapters/postgres/postgres-event-store";
 import { buildEnvelope, type EventEnvelope } from "@/server/engine/core/envelope";
 import { formatRate, formatRatio, type BenchRow } from "./table";
@@ -170,6 +171,43 @@ async function concurrentAppends(url: string): Promise<BenchRow> {
   }
 }
 
+/**
+ * Many callers in one process, each publishing single events (the REST publish path): group
+ * commit turns their concurrent appends into few transactions under the head lock.
+ */
+async function groupCommittedAppends(store: PostgresEventStore, url: string): Promise<BenchRow> {
+  const callers = 64;
+  const perCaller = 150;
+  const total = callers * perCaller;
+  const group = new GroupCommitAppender(store);
+  const ours = await timed(total, async () => {
+    await Promise.all(
+      Array.from({ length: callers }, async (_, caller) => {
+        for (let n = 0; n < perCaller; n++) {
+          await group.append([{ streamId: `group-${caller}`, expectedVersion: "any", events: [sampleEvent(n)] }]);
+        }
+      }),
+    );
+  });
+  const pool = postgres(url, { max: 10, onnotice: () => {} });
+  try {
+    const nextVersion = streamCounter();
+    const baseline = await timed(total, async () => {
+      await Promise.all(
+        Array.from({ length: callers }, async (_, caller) => {
+          for (let n = 0; n < perCaller; n++) {
+            const streamId = `group-${caller}`;
+            await pool`insert into bench_raw_events ${pool(rawRow(sampleEvent(n), streamId, nextVersion(streamId)))}`;
+          }
+        }),
+      );
+    });
+    return row(`append, 1 event per call, ${callers} callers, group commit (N=${total.toLocaleString("en-US")})`, ours, baseline, "single-row INSERTs, pool of 10");
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function benchStore(): Promise<BenchRow[]> {
   const name = `eventloom_bench_${randomBytes(6).toString("hex")}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -189,6 +227,7 @@ export async function benchStore(): Promise<BenchRow[]> {
     const rows = [await singleAppends(store, raw), await batchedAppends(store, raw)];
     rows.push(await readAll(store, raw, await store.headPosition()));
     rows.push(await concurrentAppends(url.toString()));
+    rows.push(await groupCommittedAppends(store, url.toString()));
     await store.close();
     return rows;
   } finally {

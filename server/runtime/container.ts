@@ -2,6 +2,7 @@ import { EventBus } from "@/server/engine/bus";
 import { EventTypeRegistry } from "@/server/engine/core/registry";
 import { LogTail } from "@/server/engine/store/log-tail";
 import { EventPublisher } from "@/server/engine/store/publisher";
+import { GroupCommitAppender } from "@/server/engine/store/group-commit";
 import type { EventStore } from "@/server/engine/store/event-store";
 import { openDatabase, migrate, type Database } from "@/server/adapters/postgres/database";
 import { PostgresEventStore } from "@/server/adapters/postgres/postgres-event-store";
@@ -45,7 +46,7 @@ export async function createContainer(env: Env): Promise<Container> {
     onError: ({ event, subscription, error }) =>
       logger.error("bus handler failed", { subscription, eventId: event.id, type: event.type, error }),
   });
-  const publisher = new EventPublisher(store, registry, bus, ({ subscription, error }) =>
+  const publisher = new EventPublisher(new GroupCommitAppender(store), registry, bus, ({ subscription, error }) =>
     logger.error("sync handler failed", { subscription, error }),
   );
   const tail = new LogTail({ store, pollIntervalMs: env.LOG_POLL_INTERVAL_MS });

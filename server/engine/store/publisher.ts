@@ -1,7 +1,8 @@
-import { buildEnvelope, type EventDraft, type EventEnvelope, type StoredEvent } from "../core/envelope";
+import { buildEnvelope, type EventDraft, type StoredEvent } from "../core/envelope";
 import { ValidationError, type FieldIssue } from "../core/errors";
 import type { Result } from "../core/result";
-import type { AppendedEvent, EventStore, IdempotencyClaim, StreamAppend } from "./event-store";
+import type { AppendedEvent, IdempotencyClaim } from "./event-store";
+import { mergeByStream, type Appender } from "./group-commit";
 
 /** The part of the event-type registry the publisher needs. */
 export interface EventValidator {
@@ -33,7 +34,7 @@ export interface PublishOptions {
  */
 export class EventPublisher {
   constructor(
-    private readonly store: EventStore,
+    private readonly store: Appender,
     private readonly validator: EventValidator,
     private readonly sink: CommittedEventSink,
     private readonly onHandlerError: (failure: { subscription: string; error: unknown }) => void,
@@ -62,12 +63,15 @@ export class EventPublisher {
     }
 
     const envelopes = versioned.map((draft) => buildEnvelope(draft, this.now));
-    const outcome = await this.store.append(appendsByStream(envelopes), { idempotency: options.idempotency });
+    const outcome = await this.store.append(
+      mergeByStream(envelopes.map((event) => ({ streamId: streamIdOf(event), expectedVersion: "any", events: [event] }))),
+      { idempotency: options.idempotency },
+    );
     switch (outcome.status) {
       case "appended": {
         // The store answers stream by stream; callers expect the order of their request.
         const byId = new Map(outcome.events.map((event) => [event.id, event]));
-        const events = envelopes.map((envelope) => byId.get(envelope.id)!);
+        const events = envelopes.map((envelope) => byId.get(envelope.id.toLowerCase())!);
         const fresh = events.filter((event) => !event.duplicate);
         if (fresh.length > 0) {
           // The events are committed: a failing in-process handler cannot undo that, so its
@@ -85,18 +89,6 @@ export class EventPublisher {
         throw new Error(`unexpected version conflict on stream ${outcome.streamId}`);
     }
   }
-}
-
-/** One append per stream, events in request order within each (a store names a stream once per append). */
-function appendsByStream(envelopes: EventEnvelope[]): StreamAppend[] {
-  const appends = new Map<string, StreamAppend>();
-  for (const envelope of envelopes) {
-    const streamId = streamIdOf(envelope);
-    const existing = appends.get(streamId);
-    if (existing) existing.events.push(envelope);
-    else appends.set(streamId, { streamId, expectedVersion: "any", events: [envelope] });
-  }
-  return [...appends.values()];
 }
 
 /**
