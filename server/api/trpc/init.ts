@@ -14,12 +14,17 @@ import { getContainer, type Container } from "@/server/runtime/container";
 export interface TRPCContext {
   container: Container;
   principal: Principal | null;
+  /**
+   * The request's headers, for better-auth calls that act as the signed-in user (its admin and
+   * password endpoints read the session cookie themselves). Absent for server-side callers.
+   */
+  headers?: Headers;
 }
 
 export async function createTRPCContext({ request }: { request: Request }): Promise<TRPCContext> {
   const container = await getContainer();
   const principal = await container.authServices.authenticate(request);
-  return { container, principal };
+  return { container, principal, headers: request.headers };
 }
 
 const codeByEngineCode: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {

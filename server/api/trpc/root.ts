@@ -4,6 +4,7 @@ import { eventTypesRouter } from "./routers/event-types";
 import { eventsRouter } from "./routers/events";
 import { overviewRouter } from "./routers/overview";
 import { sessionRouter } from "./routers/session";
+import { usersRouter } from "./routers/users";
 
 export const appRouter = createTRPCRouter({
   session: sessionRouter,
@@ -11,6 +12,7 @@ export const appRouter = createTRPCRouter({
   events: eventsRouter,
   eventTypes: eventTypesRouter,
   apiKeys: apiKeysRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;
