@@ -38,7 +38,7 @@ if (builtAt < changedAt) {
 }
 
 const port = process.env.PORT ?? "3000";
-const server = spawn(join(root, "node_modules", ".bin", "next"), ["start", "--port", port, "--hostname", process.env.HOSTNAME ?? "127.0.0.1"], {
+const server = spawn(join(root, "node_modules", ".bin", "next"), ["start", "--port", port, "--hostname", process.env.HOST ?? "127.0.0.1"], {
   cwd: root,
   stdio: "inherit",
   env: process.env,

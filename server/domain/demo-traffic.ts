@@ -11,7 +11,7 @@ import { domainSchemaVersions, type DomainEventData, type DomainEventType } from
  * A flow: exam.created -> sometimes exam.updated -> (rarely exam.deleted, ending it) -> one or
  * two batches: batch.started -> per sheet ocr.started -> ocr.completed | ocr.failed ->
  * grading.started -> grading.completed | grading.failed -> sometimes grading.reviewed; once every
- * sheet is finished, batch.completed. A system.health_check goes out every 10 seconds.
+ * sheet is finished, batch.completed.
  *
  * One event per tick; the next tick is scheduled after the publish settles, so a slow store slows
  * the demo instead of piling up timers. Given a seeded `random` (and fake timers for Date.now),
@@ -33,7 +33,6 @@ export interface DemoTraffic {
   stop(): Promise<void>;
 }
 
-const HEALTH_CHECK_EVERY_MS = 10_000;
 const MAX_ACTIVE_EXAMS = 3;
 const SOURCE = "urn:eventloom:demo";
 
@@ -55,7 +54,6 @@ const OCR_FAILURES = [
 ] as const;
 const GRADING_FAILURES = ["answer key missing for question 7", "grader lost its lease", "free-text answer exceeds model context"] as const;
 const REVIEW_REASONS = ["student appeal", "random quality sample", "partial credit on question 4", "transcription error found by teacher"] as const;
-const COMPONENTS = ["event-store", "transport", "ocr-workers", "grading-workers"] as const;
 
 type SheetStage = "pending" | "ocr_started" | "ocr_completed" | "grading_started" | "graded" | "done";
 
@@ -99,11 +97,9 @@ export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
   const random = options.random ?? Math.random;
   const onError = options.onError ?? ((error: unknown) => console.error("[demo-traffic] publish failed", error));
   const tickMs = 1000 / rate;
-  const ticksPerHealthCheck = Math.max(1, Math.round(HEALTH_CHECK_EVERY_MS / tickMs));
 
   const exams: Exam[] = [];
   let tick = 0;
-  const startedAt = Date.now();
 
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const chance = (probability: number) => random() < probability;
@@ -132,19 +128,6 @@ export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
     };
     if (context.causationid !== undefined) result.causationid = context.causationid;
     return result;
-  }
-
-  function healthCheck(): EventDraft {
-    const components = COMPONENTS.map((name) => {
-      const roll = random();
-      const status = roll < 0.9 ? "up" : roll < 0.98 ? "degraded" : "down";
-      return { name, status, latencyMs: status === "down" ? null : between(1, status === "up" ? 40 : 900) } as const;
-    });
-    const status = components.some((c) => c.status === "down") ? "unhealthy" : components.some((c) => c.status === "degraded") ? "degraded" : "healthy";
-    const id = newId();
-    return draft("system.health_check", { status, components, uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000) }, {
-      id, correlationid: id, key: "system", priority: "low",
-    });
   }
 
   function createExam(): EventDraft {
@@ -289,7 +272,6 @@ export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
 
   function nextDraft(): EventDraft {
     tick += 1;
-    if (tick % ticksPerHealthCheck === 1 || ticksPerHealthCheck === 1) return healthCheck();
     if (exams.length === 0 || (exams.length < MAX_ACTIVE_EXAMS && chance(0.05))) return createExam();
     const steps = exams.flatMap(examSteps);
     return pick(steps)();

@@ -1,6 +1,7 @@
 import { startDemoTraffic } from "@/server/domain/demo-traffic";
 import { closeContainer, getContainer, type Container } from "./container";
 import { ConfigError, loadEnv } from "./env";
+import { startHealthReporter } from "./health";
 import { logger } from "./logger";
 
 export type ProcessRole = "web" | "worker";
@@ -37,6 +38,11 @@ async function boot(role: ProcessRole): Promise<Container> {
   }
   const { env } = container;
   const stoppers: Array<() => Promise<void>> = [];
+
+  if (env.WORKERS === "on") {
+    const reporter = startHealthReporter(container);
+    stoppers.push(async () => reporter.stop());
+  }
 
   if (env.WORKERS === "on" && env.DEMO === "on") {
     const demo = startDemoTraffic({

@@ -10,6 +10,7 @@ export const envSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    HOST: z.union([z.ipv4(), z.ipv6(), z.literal("localhost")], { error: "must be an IP address or localhost" }).default("127.0.0.1").describe("Address npm start listens on"),
     PUBLIC_URL: z.url().optional().describe("Base URL browsers use; defaults to http://localhost:$PORT"),
     DATABASE_URL: z
       .string()

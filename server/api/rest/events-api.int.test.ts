@@ -593,7 +593,13 @@ describe("dependency failures", () => {
       expect(response.status).toBe(503);
       expect(response.headers.get("retry-after")).toBe("5");
       const body = await bodyOf(response);
-      expect(body).toEqual({ status: "degraded", components: { database: { status: "down", latencyMs: expect.any(Number), error: "unreachable" } } });
+      expect(body).toEqual({
+        status: "degraded",
+        components: {
+          database: { status: "down", latencyMs: expect.any(Number), reason: "unreachable" },
+          "event-bus": { status: "up", latencyMs: null },
+        },
+      });
       expect(JSON.stringify(body)).not.toContain("db.internal");
     } finally {
       ping.mockRestore();

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadEnv } from "./env";
+
+function problemsOf(source: Record<string, string>): string[] {
+  try {
+    loadEnv(source);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("loadEnv", () => {
+  it("gives embedded defaults for an empty environment", () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({ PORT: 3000, HOST: "127.0.0.1", DATA_DIR: ".data", DEMO: "on", WORKERS: "on", MAX_BODY_BYTES: 1_048_576 });
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it("treats an empty variable as unset", () => {
+    expect(loadEnv({ DATABASE_URL: "", PORT: "" }).PORT).toBe(3000);
+  });
+
+  it("names every bad variable with the value it got", () => {
+    const problems = problemsOf({ PORT: "abc", DATABASE_URL: "mysql://x", HOST: "nonsense", DEMO: "maybe" });
+    expect(problems).toHaveLength(4);
+    expect(problems.find((line) => line.startsWith("DATABASE_URL:"))).toContain('"mysql://x"');
+    expect(problems.find((line) => line.startsWith("HOST:"))).toContain("must be an IP address or localhost");
+    expect(problems.some((line) => line.startsWith("PORT:"))).toBe(true);
+    expect(problems.some((line) => line.startsWith("DEMO:"))).toBe(true);
+  });
+
+  it("never prints a secret's value", () => {
+    const problems = problemsOf({ ADMIN_API_KEY: "short-secret", BETTER_AUTH_SECRET: "tiny", ADMIN_EMAIL: "a@b.co", ADMIN_PASSWORD: "pw" });
+    const text = problems.join("\n");
+    expect(text).toContain("ADMIN_API_KEY");
+    expect(text).toContain("BETTER_AUTH_SECRET");
+    expect(text).not.toContain("short-secret");
+    expect(text).not.toContain("tiny");
+    expect(text).not.toMatch(/"pw"/);
+  });
+
+  it("requires ADMIN_EMAIL and ADMIN_PASSWORD together", () => {
+    expect(problemsOf({ ADMIN_EMAIL: "admin@example.com" })).toEqual(["ADMIN_PASSWORD: ADMIN_EMAIL and ADMIN_PASSWORD must be set together"]);
+  });
+});

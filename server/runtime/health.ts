@@ -1,0 +1,96 @@
+import type { EventDraft } from "@/server/engine/core/envelope";
+import type { Container } from "./container";
+import { logger } from "./logger";
+
+export type ComponentStatus = "up" | "degraded" | "down";
+
+export interface ComponentHealth {
+  name: string;
+  status: ComponentStatus;
+  latencyMs: number | null;
+  /** Why it is not up, in words safe to show (no hosts, no stack). */
+  reason?: string;
+}
+
+export interface HealthReport {
+  status: "healthy" | "degraded" | "unhealthy";
+  components: ComponentHealth[];
+}
+
+/** How long the database may take before it counts as down, and as slow. */
+const PING_TIMEOUT_MS = 2_000;
+const PING_SLOW_MS = 500;
+/** Async bus work waiting beyond this means handlers are not keeping up. */
+const BUS_BACKLOG_DEGRADED = 10_000;
+
+/** Measures each component of this process now. Never throws: a failure is a component's status. */
+export async function probeHealth(container: Pick<Container, "store" | "bus">): Promise<HealthReport> {
+  const components = [await probeDatabase(container), probeBus(container)];
+  const status = components.some((component) => component.status === "down")
+    ? "unhealthy"
+    : components.some((component) => component.status === "degraded")
+      ? "degraded"
+      : "healthy";
+  return { status, components };
+}
+
+async function probeDatabase({ store }: Pick<Container, "store">): Promise<ComponentHealth> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      store.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), PING_TIMEOUT_MS);
+      }),
+    ]);
+    const latencyMs = Math.round(performance.now() - started);
+    return latencyMs > PING_SLOW_MS
+      ? { name: "database", status: "degraded", latencyMs, reason: `answered in ${latencyMs} ms` }
+      : { name: "database", status: "up", latencyMs };
+  } catch (error) {
+    const latencyMs = Math.round(performance.now() - started);
+    logger.warn("health check failed", { component: "database", latencyMs, error });
+    const timedOut = error instanceof Error && error.message === "timeout";
+    return { name: "database", status: "down", latencyMs, reason: timedOut ? "timeout" : "unreachable" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function probeBus({ bus }: Pick<Container, "bus">): ComponentHealth {
+  const { queued } = bus.stats();
+  const backlog = queued.high + queued.normal + queued.low;
+  return backlog > BUS_BACKLOG_DEGRADED
+    ? { name: "event-bus", status: "degraded", latencyMs: null, reason: `${backlog} handler runs queued` }
+    : { name: "event-bus", status: "up", latencyMs: null };
+}
+
+export const HEALTH_REPORT_INTERVAL_MS = 30_000;
+
+/**
+ * Publishes this process's measured health as `system.health_check` events, so health history
+ * sits in the log beside the traffic it affected and can be followed like any other event.
+ */
+export function startHealthReporter(container: Container, intervalMs = HEALTH_REPORT_INTERVAL_MS): { stop(): void } {
+  const report = async () => {
+    const health = await probeHealth(container);
+    const draft: EventDraft = {
+      type: "system.health_check",
+      source: "urn:eventloom:runtime",
+      subject: "system",
+      priority: "low",
+      data: {
+        status: health.status,
+        components: health.components.map(({ name, status, latencyMs }) => ({ name, status, latencyMs })),
+        uptimeSeconds: Math.floor(process.uptime()),
+      },
+    };
+    await container.publisher.publish([draft]);
+  };
+  const run = () => void report().catch((error: unknown) => logger.warn("health report failed", { error }));
+  run();
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
