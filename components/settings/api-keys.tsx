@@ -16,17 +16,11 @@ import { Dialog } from "../ui/overlay";
 import { RelativeTime } from "../ui/relative-time";
 import { Skeleton } from "../ui/spinner";
 import { Table, Td, Th, THead } from "../ui/table";
+import { ChangePasswordCard } from "./change-password";
+import { scopeHelp } from "./scopes";
+import { UsersPanel } from "./users";
 
 type ApiKey = RouterOutputs["apiKeys"]["list"][number];
-
-const scopeHelp: Record<string, string> = {
-  "events:publish": "Publish events",
-  "events:read": "Read, search and stream events",
-  "commands:execute": "Run commands",
-  "queries:read": "Query read models",
-  "webhooks:manage": "Manage webhook endpoints",
-  admin: "Everything, including keys and replays",
-};
 
 function CreateKeyDialog({ open, onClose, availableScopes }: { open: boolean; onClose(): void; availableScopes: string[] }) {
   const trpc = useTRPC();
@@ -362,19 +356,23 @@ export function SettingsPage() {
     <>
       <div className="mb-6">
         <h1 className="text-xl font-semibold tracking-tight">Settings</h1>
-        <p className="mt-1 text-sm text-muted-foreground">API keys and access to Eventloom&apos;s APIs.</p>
+        <p className="mt-1 text-sm text-muted-foreground">Users, API keys and your own account.</p>
       </div>
       {me.data && !me.data.isAdmin ? (
         <Alert tone="info" className="mb-4" title="Read-only">
           <span className="inline-flex items-center gap-1.5">
-            <TriangleAlert className="size-3.5" aria-hidden /> Settings can only be changed by administrators.
+            <TriangleAlert className="size-3.5" aria-hidden /> Users and API keys are managed by administrators.{me.data.kind === "user" ? " You can change your own password below." : null}
           </span>
         </Alert>
       ) : null}
       <ApiKeysPanel />
+      <UsersPanel className="mt-6" />
       <div className="mt-6 grid items-start gap-6 lg:grid-cols-2">
-        <AccountCard />
-        <RestApiCard />
+        <div className="space-y-6">
+          <AccountCard />
+          <RestApiCard />
+        </div>
+        <ChangePasswordCard />
       </div>
     </>
   );
