@@ -61,9 +61,66 @@ function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   (timer as { unref?: () => void }).unref?.();
 }
 
+/**
+ * Entries ordered by sequence: appends and takes at the head are O(1) (a head offset, compacted
+ * now and then); a take from the middle (the head's key is held by another consumer) or a crash
+ * return in its old place splices.
+ */
+class SeqQueue {
+  private items: Entry[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  insert(entry: Entry): void {
+    const last = this.items[this.items.length - 1];
+    if (this.length === 0 || !last || last.seq < entry.seq) {
+      this.items.push(entry);
+      return;
+    }
+    let low = this.head;
+    let high = this.items.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if ((this.items[middle] as Entry).seq < entry.seq) low = middle + 1;
+      else high = middle;
+    }
+    this.items.splice(low, 0, entry);
+  }
+
+  /** The first entry `eligible` accepts, taken out of the queue. */
+  takeFirst(eligible: (entry: Entry) => boolean): Entry | undefined {
+    for (let index = this.head; index < this.items.length; index += 1) {
+      const entry = this.items[index] as Entry;
+      if (!eligible(entry)) continue;
+      if (index === this.head) {
+        this.items[index] = undefined as unknown as Entry;
+        this.head += 1;
+        this.compact();
+      } else {
+        this.items.splice(index, 1);
+      }
+      return entry;
+    }
+    return undefined;
+  }
+
+  private compact(): void {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 class Group {
-  /** Ready entries per level, ordered by seq. */
-  readonly ready: [Entry[], Entry[], Entry[]] = [[], [], []];
+  /** Ready entries per level (high, normal, low), ordered by sequence. */
+  readonly ready: [SeqQueue, SeqQueue, SeqQueue] = [new SeqQueue(), new SeqQueue(), new SeqQueue()];
   readonly delayed = new Set<Entry>();
   readonly inFlight = new Map<number, Outstanding>();
   /** key -> the consumer holding it and how many of its deliveries are outstanding. */
@@ -83,21 +140,8 @@ class Group {
   }
 
   enqueue(entry: Entry): void {
-    const queue = this.ready[levelOf(entry.message.priority)];
     // Appends are the common case; a crash return goes back to its place by sequence.
-    const last = queue[queue.length - 1];
-    if (!last || last.seq < entry.seq) {
-      queue.push(entry);
-    } else {
-      let low = 0;
-      let high = queue.length;
-      while (low < high) {
-        const middle = (low + high) >> 1;
-        if ((queue[middle] as Entry).seq < entry.seq) low = middle + 1;
-        else high = middle;
-      }
-      queue.splice(low, 0, entry);
-    }
+    this.ready[levelOf(entry.message.priority)].insert(entry);
     this.schedulePump();
   }
 
@@ -111,15 +155,13 @@ class Group {
   }
 
   private take(consumer: MemoryConsumer): Entry | undefined {
+    const eligible = (entry: Entry): boolean => {
+      const owner = this.keyOwners.get(entry.message.key);
+      return !owner || owner.consumer === consumer;
+    };
     for (let level = 0 as Level; level <= 2; level = (level + 1) as Level) {
-      const queue = this.ready[level];
-      for (let index = 0; index < queue.length; index += 1) {
-        const entry = queue[index] as Entry;
-        const owner = this.keyOwners.get(entry.message.key);
-        if (owner && owner.consumer !== consumer) continue;
-        queue.splice(index, 1);
-        return entry;
-      }
+      const entry = this.ready[level].takeFirst(eligible);
+      if (entry) return entry;
     }
     return undefined;
   }
