@@ -1,0 +1,251 @@
+import type { Channel, ConsumeMessage } from "amqplib";
+import type { BrokerDelivery, ConsumeSpec, WireMessage } from "@/server/engine/transport/driver";
+import { asError, unavailable, type LazyConnection } from "./connection";
+import type { RabbitmqSettings } from "./options";
+import { declareGroup, type GroupNames } from "./topology";
+import { fromDelivery, type CopyState } from "./wire";
+
+/** What a consumer needs from its driver: publishing copies straight into one of its queues. */
+export interface CopySender {
+  /** Publishes a copy of `message` to the group's queue (due now) or to a delay tier (due later). */
+  sendCopy(names: GroupNames, message: WireMessage, state: CopyState): Promise<void>;
+}
+
+/** One channel's life: its deliveries die with it (the broker requeues them when it closes). */
+interface Session {
+  readonly channel: Channel;
+  consumerTag: string | undefined;
+  closed: boolean;
+  /** Handed out, not settled: delivery tag -> settling in progress. */
+  readonly outstanding: Map<number, { settling: boolean }>;
+  /** Early arrivals being put back into a delay tier (not handed out). */
+  parking: number;
+}
+
+/**
+ * A consumer of one group's queue: its own channel on the driver's consume connection, `prefetch`
+ * unacked messages at most (basic.qos per consumer), manual acks.
+ *
+ * - Attempt: `x-eventloom-attempt` (deliveries before this copy) + 1, + 1 more when the broker
+ *   flags the delivery `redelivered` (it went back to the queue after its consumer's channel or
+ *   connection closed unsettled). Classic queues keep no delivery count (quorum queues do, but
+ *   ignore priorities before RabbitMQ 4.0), so a message requeued by several crashes in a row
+ *   counts as attempt + 1, not + n: a message that kills every consumer it reaches is never
+ *   dead-lettered by the attempt limit. Retries (the Subscriber's path for failures) count exactly.
+ * - Early arrivals: a retried copy comes back from its delay tier when the tier expires; if its
+ *   `x-eventloom-not-before` is still ahead it is put into the next tier (publish, confirm, ack)
+ *   instead of being handed out.
+ * - Lost channel or connection: outstanding deliveries become unsettleable (the broker has requeued
+ *   them) and the consumer subscribes again with backoff (reconnecting the connection if needed,
+ *   re-declaring its group) until it succeeds or is stopped.
+ */
+export class RabbitConsumer {
+  private session: Session | undefined;
+  private stopped = false;
+  private recovering = false;
+
+  constructor(
+    private readonly connection: LazyConnection,
+    private readonly settings: RabbitmqSettings,
+    private readonly sender: CopySender,
+    readonly spec: ConsumeSpec,
+    readonly names: GroupNames,
+    private readonly onDelivery: (delivery: BrokerDelivery) => void,
+    /** Called once a stopped consumer has closed its channel. */
+    private readonly onFinished: () => void,
+  ) {}
+
+  /** Handed out and not settled, on the live channel. */
+  get inFlight(): number {
+    return this.session && !this.session.closed ? this.session.outstanding.size : 0;
+  }
+
+  /** Subscribes; rejects if the broker cannot be reached or refuses (nothing retried then). */
+  async start(): Promise<void> {
+    const model = await this.connection.get();
+    let channel: Channel;
+    try {
+      channel = await model.createChannel();
+    } catch (error) {
+      throw unavailable(`cannot open a channel (${asError(error).message})`, error);
+    }
+    const session: Session = { channel, consumerTag: undefined, closed: false, outstanding: new Map(), parking: 0 };
+    channel.on("error", (error: unknown) => this.settings.onError(asError(error), `consumer channel of ${this.names.queue}`));
+    channel.on("close", () => this.onClosed(session));
+    try {
+      await declareGroup(channel, this.names);
+      await channel.prefetch(this.spec.prefetch);
+      const { consumerTag } = await channel.consume(this.names.queue, (delivery) => this.onMessage(session, delivery), { noAck: false });
+      session.consumerTag = consumerTag;
+    } catch (error) {
+      session.closed = true;
+      await channel.close().catch(() => {});
+      throw unavailable(`cannot consume ${this.names.queue} (${asError(error).message})`, error);
+    }
+    if (session.closed) throw unavailable(`the channel for ${this.names.queue} closed while subscribing`);
+    this.session = session;
+  }
+
+  /** No more deliveries; settling those handed out stays possible until they are all settled. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const session = this.session;
+    if (!session || session.closed || session.consumerTag === undefined) {
+      this.onFinished();
+      return;
+    }
+    try {
+      // Deliveries sent before the cancel are dispatched before its reply: after this, none come.
+      await session.channel.cancel(session.consumerTag);
+    } catch (error) {
+      this.settings.onError(asError(error), `cancelling the consumer of ${this.names.queue}`);
+    }
+    this.closeIfIdle(session);
+  }
+
+  /** Stops at once without settling anything: the broker requeues what was handed out. */
+  abandon(): void {
+    this.stopped = true;
+    if (this.session) this.session.closed = true;
+  }
+
+  private onClosed(session: Session): void {
+    session.closed = true;
+    if (session !== this.session || this.stopped) return;
+    this.session = undefined;
+    void this.recover();
+  }
+
+  private async recover(): Promise<void> {
+    if (this.recovering) return;
+    this.recovering = true;
+    let delay = this.settings.reconnectInitialDelayMs;
+    try {
+      while (!this.stopped && this.session === undefined) {
+        await sleep(delay);
+        if (this.stopped) return;
+        try {
+          await this.start();
+          if (this.stopped) this.abandonSession();
+        } catch (error) {
+          this.settings.onError(asError(error), `resubscribing to ${this.names.queue}`);
+          delay = Math.min(delay * 2, this.settings.reconnectMaxDelayMs);
+        }
+      }
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  /** A subscription that completed after `stop()`: close it, nothing was handed out yet worth keeping. */
+  private abandonSession(): void {
+    const session = this.session;
+    if (!session) return;
+    session.closed = true;
+    session.channel.close().catch(() => {});
+    this.onFinished();
+  }
+
+  private onMessage(session: Session, delivery: ConsumeMessage | null): void {
+    if (delivery === null) {
+      // The broker cancelled the subscription (its queue was deleted): subscribe again, which
+      // re-declares the queue.
+      this.settings.onError(new Error(`the broker cancelled the consumer of ${this.names.queue}`), "consumer");
+      session.closed = true;
+      session.channel.close().catch(() => {});
+      return;
+    }
+    const { message, state } = fromDelivery(delivery);
+    const remainingMs = state.notBefore - Date.now();
+    if (remainingMs > 0) {
+      void this.park(session, delivery, message, state);
+      return;
+    }
+    const tag = delivery.fields.deliveryTag;
+    const entry = { settling: false };
+    session.outstanding.set(tag, entry);
+    const attempt = state.attemptsBefore + (delivery.fields.redelivered ? 2 : 1);
+    const settle = async (copy?: () => Promise<void>): Promise<void> => {
+      if (session.outstanding.get(tag) !== entry || entry.settling) {
+        throw new Error(`RabbitMQ transport: the delivery of message ${message.id} is already settled`);
+      }
+      if (session.closed) throw lostChannel(message.id);
+      entry.settling = true;
+      try {
+        await copy?.();
+      } catch (error) {
+        entry.settling = false;
+        throw error;
+      }
+      // The copy is out; if the original can no longer be acked it comes back too (a duplicate
+      // the inbox absorbs), which beats losing it.
+      if (session.closed) throw lostChannel(message.id);
+      try {
+        session.channel.ack(delivery);
+      } catch (error) {
+        throw lostChannel(message.id, error);
+      }
+      session.outstanding.delete(tag);
+      this.closeIfIdle(session);
+    };
+    const handedOut: BrokerDelivery = {
+      message,
+      attempt,
+      ack: () => settle(),
+      retry: (delayMs: number) => {
+        if (!Number.isFinite(delayMs)) return Promise.reject(new RangeError(`retry delay must be a finite number, got ${delayMs}`));
+        return settle(() =>
+          this.sender.sendCopy(this.names, message, { attemptsBefore: attempt, notBefore: delayMs > 0 ? Date.now() + delayMs : 0 }),
+        );
+      },
+    };
+    try {
+      this.onDelivery(handedOut);
+    } catch (error) {
+      this.settings.onError(asError(error), `delivery callback of ${this.names.queue}`);
+    }
+  }
+
+  /** Puts an early arrival back into the delay tier matching what is left of its wait. */
+  private async park(session: Session, delivery: ConsumeMessage, message: WireMessage, state: CopyState): Promise<void> {
+    session.parking += 1;
+    try {
+      await this.sender.sendCopy(this.names, message, state);
+      settleQuietly(session, () => session.channel.ack(delivery));
+    } catch (error) {
+      this.settings.onError(asError(error), `putting message ${message.id} back into a delay queue of ${this.names.queue}`);
+      // Back to the queue after a pause (not at once: that would spin while the broker is away).
+      await sleep(this.settings.reconnectInitialDelayMs);
+      settleQuietly(session, () => session.channel.nack(delivery, false, true));
+    } finally {
+      session.parking -= 1;
+      this.closeIfIdle(session);
+    }
+  }
+
+  /** A stopped consumer's channel closes once nothing of it is left to settle. */
+  private closeIfIdle(session: Session): void {
+    if (!this.stopped || session.closed || session.outstanding.size > 0 || session.parking > 0) return;
+    session.closed = true;
+    session.channel.close().catch(() => {});
+    this.onFinished();
+  }
+}
+
+/** An ack or nack on a channel that may have closed meanwhile: then the broker has the message back anyway. */
+function settleQuietly(session: Session, settle: () => void): void {
+  if (session.closed) return;
+  try {
+    settle();
+  } catch {
+    // Closed between the check and the call: same outcome as above.
+  }
+}
+
+function lostChannel(messageId: string, cause?: unknown): Error {
+  return unavailable(`the channel of the delivery of message ${messageId} closed; the broker delivers it again`, cause);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
