@@ -7,7 +7,16 @@ import type { EventStore } from "@/server/engine/store/event-store";
 import { openDatabase, migrate, type Database } from "@/server/adapters/postgres/database";
 import { PostgresEventStore } from "@/server/adapters/postgres/postgres-event-store";
 import { PostgresEventTypeRepository } from "@/server/adapters/postgres/postgres-event-type-repository";
+import { PostgresAdvisoryLease } from "@/server/adapters/postgres/advisory-lease";
+import { PostgresDeadLetterStore } from "@/server/adapters/postgres/transport/postgres-dead-letter-store";
+import { PostgresInbox } from "@/server/adapters/postgres/transport/postgres-inbox";
+import type { DeadLetterStore, Inbox } from "@/server/engine/transport/dead-letters";
+import type { TransportDriver } from "@/server/engine/transport/driver";
+import { InMemoryLease, type Lease } from "@/server/engine/transport/lease";
 import { registerDomainEventTypes } from "@/server/domain/events";
+import { diagnosticsSubscription, registerDiagnosticsEventTypes } from "./diagnostics";
+import { SubscriptionRegistry } from "./subscriptions";
+import { createTransportDriver } from "./transport";
 import { bootstrapFirstAdmin, createAuthServices, type AuthServices } from "./auth";
 import { loadEnv, type Env } from "./env";
 import { logger } from "./logger";
@@ -27,7 +36,19 @@ export interface Container {
   tail: LogTail;
   /** API keys, dashboard sessions (better-auth) and the one `authenticate(request)` both use. */
   authServices: AuthServices;
+  transport: TransportServices;
   close(): Promise<void>;
+}
+
+/** The broker side: the driver BUS_TRANSPORT names, and what every subscription shares. */
+export interface TransportServices {
+  driver: TransportDriver;
+  topic: string;
+  deadLetters: DeadLetterStore;
+  inbox: Inbox;
+  /** One outbox relay across processes: a Postgres advisory lock, or in-process on PGlite. */
+  lease: Lease & { close?(): Promise<void> };
+  subscriptions: SubscriptionRegistry;
 }
 
 export async function createContainer(env: Env): Promise<Container> {
@@ -38,6 +59,7 @@ export async function createContainer(env: Env): Promise<Container> {
 
   const registry = new EventTypeRegistry();
   registerDomainEventTypes(registry);
+  registerDiagnosticsEventTypes(registry);
   const eventTypes = new PostgresEventTypeRepository(database);
   await registry.loadRuntimeTypes(eventTypes);
 
@@ -51,6 +73,20 @@ export async function createContainer(env: Env): Promise<Container> {
   );
   const tail = new LogTail({ store, pollIntervalMs: env.LOG_POLL_INTERVAL_MS });
 
+  const driver = createTransportDriver(env, database);
+  const deadLetters = new PostgresDeadLetterStore(database);
+  const inbox = new PostgresInbox(database);
+  const subscriptions = new SubscriptionRegistry(driver, env.TRANSPORT_TOPIC, deadLetters, inbox);
+  subscriptions.define(diagnosticsSubscription());
+  const transport: TransportServices = {
+    driver,
+    topic: env.TRANSPORT_TOPIC,
+    deadLetters,
+    inbox,
+    lease: env.DATABASE_URL ? new PostgresAdvisoryLease(env.DATABASE_URL) : new InMemoryLease(),
+    subscriptions,
+  };
+
   return {
     env,
     database,
@@ -61,8 +97,12 @@ export async function createContainer(env: Env): Promise<Container> {
     publisher,
     tail,
     authServices,
+    transport,
     async close() {
       tail.close();
+      await subscriptions.stopAll();
+      await driver.close();
+      await transport.lease.close?.();
       await bus.close();
       await store.close();
       await database.close();

@@ -18,6 +18,17 @@ export const envSchema = z
       .optional()
       .describe("Postgres connection; when unset, embedded PGlite stores data under DATA_DIR"),
     DATA_DIR: z.string().min(1).default(".data"),
+    BUS_TRANSPORT: z
+      .enum(["memory", "postgres", "redis", "kafka", "rabbitmq"])
+      .default("postgres")
+      .describe("Broker the event log is relayed to and subscriptions consume from"),
+    TRANSPORT_TOPIC: z.string().regex(/^[a-zA-Z0-9._-]{1,100}$/, "letters, digits, . _ - only").default("events"),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").default("redis://127.0.0.1:6379"),
+    KAFKA_BROKERS: z
+      .string()
+      .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, "must be host:port[,host:port...]")
+      .default("127.0.0.1:9092"),
+    AMQP_URL: z.string().regex(/^amqps?:\/\//, "must be an amqp:// or amqps:// URL").default("amqp://guest:guest@127.0.0.1:5672"),
     ADMIN_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
     ADMIN_EMAIL: z.email().optional(),
     ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),

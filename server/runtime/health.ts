@@ -24,8 +24,9 @@ const PING_SLOW_MS = 500;
 const BUS_BACKLOG_DEGRADED = 10_000;
 
 /** Measures each component of this process now. Never throws: a failure is a component's status. */
-export async function probeHealth(container: Pick<Container, "store" | "bus">): Promise<HealthReport> {
+export async function probeHealth(container: Pick<Container, "store" | "bus"> & { transport?: Pick<Container["transport"], "driver"> }): Promise<HealthReport> {
   const components = [await probeDatabase(container), probeBus(container)];
+  if (container.transport) components.push(await probeTransport(container.transport.driver));
   const status = components.some((component) => component.status === "down")
     ? "unhealthy"
     : components.some((component) => component.status === "degraded")
@@ -34,25 +35,34 @@ export async function probeHealth(container: Pick<Container, "store" | "bus">): 
   return { status, components };
 }
 
-async function probeDatabase({ store }: Pick<Container, "store">): Promise<ComponentHealth> {
+function probeDatabase({ store }: Pick<Container, "store">): Promise<ComponentHealth> {
+  return probeRoundTrip("database", () => store.ping());
+}
+
+function probeTransport(driver: Pick<Container["transport"]["driver"], "ping" | "kind">): Promise<ComponentHealth> {
+  return probeRoundTrip(`transport:${driver.kind}`, () => driver.ping());
+}
+
+/** Times one round trip: slow is degraded, no answer (error or timeout) is down. */
+async function probeRoundTrip(name: string, ping: () => Promise<void>): Promise<ComponentHealth> {
   const started = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
-      store.ping(),
+      ping(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error("timeout")), PING_TIMEOUT_MS);
       }),
     ]);
     const latencyMs = Math.round(performance.now() - started);
     return latencyMs > PING_SLOW_MS
-      ? { name: "database", status: "degraded", latencyMs, reason: `answered in ${latencyMs} ms` }
-      : { name: "database", status: "up", latencyMs };
+      ? { name, status: "degraded", latencyMs, reason: `answered in ${latencyMs} ms` }
+      : { name, status: "up", latencyMs };
   } catch (error) {
     const latencyMs = Math.round(performance.now() - started);
-    logger.warn("health check failed", { component: "database", latencyMs, error });
+    logger.warn("health check failed", { component: name, latencyMs, error });
     const timedOut = error instanceof Error && error.message === "timeout";
-    return { name: "database", status: "down", latencyMs, reason: timedOut ? "timeout" : "unreachable" };
+    return { name, status: "down", latencyMs, reason: timedOut ? "timeout" : "unreachable" };
   } finally {
     clearTimeout(timer);
   }

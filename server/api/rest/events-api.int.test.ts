@@ -598,6 +598,7 @@ describe("dependency failures", () => {
         components: {
           database: { status: "down", latencyMs: expect.any(Number), reason: "unreachable" },
           "event-bus": { status: "up", latencyMs: null },
+          "transport:postgres": { status: "up", latencyMs: expect.any(Number) },
         },
       });
       expect(JSON.stringify(body)).not.toContain("db.internal");
