@@ -9,6 +9,11 @@ import { isDecodeError } from "./codec";
  * `attempt + 1` is `initialDelayMs * multiplier^(attempt - 1)`, capped at `maxDelayMs`, then
  * spread by ±`jitter` (a fraction: 0.2 = ±20 %) so that a burst of failures does not come back
  * as a burst, and never above `maxDelayMs`.
+ *
+ * With an explicit `scheduleMs` (e.g. [1000, 2000, 5000, 10000, 30000]) the delay before delivery
+ * `attempt + 1` is `scheduleMs[attempt - 1]` instead (the last entry repeats past the end), spread
+ * by ±`jitter` the same way; `initialDelayMs`, `multiplier` and `maxDelayMs` are then unused.
+ * `maxAttempts` still decides when to dead-letter (a schedule of n delays fits n + 1 attempts).
  */
 export interface RetryPolicy {
   /** Deliveries in total, the first included; the failure of the last one dead-letters. */
@@ -18,6 +23,8 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** Fraction of the delay to spread it by, both ways: 0.2 = ±20 %. 0 = exact delays. */
   jitter: number;
+  /** Explicit delays (ms) before the 2nd, 3rd... delivery; replaces the exponential formula. */
+  scheduleMs?: readonly number[];
 }
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
@@ -42,6 +49,15 @@ export function resolveRetryPolicy(overrides: Partial<RetryPolicy> = {}): RetryP
   check("multiplier", Number.isFinite(policy.multiplier) && policy.multiplier >= 1, "a number >= 1");
   check("maxDelayMs", Number.isFinite(policy.maxDelayMs) && policy.maxDelayMs >= 0, "a number >= 0");
   check("jitter", Number.isFinite(policy.jitter) && policy.jitter >= 0 && policy.jitter <= 1, "a fraction between 0 and 1");
+  if (policy.scheduleMs !== undefined) {
+    const schedule = policy.scheduleMs;
+    check(
+      "scheduleMs",
+      Array.isArray(schedule) && schedule.length > 0 && schedule.every((delay) => Number.isFinite(delay) && delay >= 0),
+      "a non-empty list of numbers >= 0",
+    );
+    policy.scheduleMs = Object.freeze([...schedule]);
+  }
   return policy;
 }
 
@@ -63,6 +79,11 @@ function retryAfterMsOf(error: unknown): number | undefined {
 /** The delay before delivery `attempt + 1`, jitter applied with `random()` in [0, 1). */
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const exponent = Math.max(0, attempt - 1);
+  const schedule = policy.scheduleMs;
+  if (schedule && schedule.length > 0) {
+    const base = schedule[Math.min(exponent, schedule.length - 1)] as number;
+    return Math.round(Math.max(0, base + base * policy.jitter * (2 * random() - 1)));
+  }
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** exponent);
   const spread = base * policy.jitter * (2 * random() - 1);
   return Math.round(Math.min(policy.maxDelayMs, Math.max(0, base + spread)));

@@ -62,4 +62,27 @@ describe("retry policy", () => {
     expect(decideAfterFailure("a string", 1, exact, middle)).toEqual({ action: "retry", delayMs: 200 });
     expect(decideAfterFailure(undefined, 5, exact)).toEqual({ action: "dead_letter", reason: "failed 5 of 5 attempts: undefined" });
   });
+
+  it("follows an explicit schedule, repeating its last delay, with maxAttempts still deciding the end", () => {
+    const policy = resolveRetryPolicy({ scheduleMs: [1_000, 2_000, 5_000, 10_000, 30_000], maxAttempts: 6, jitter: 0 });
+    const delays = [1, 2, 3, 4, 5].map((attempt) => decideAfterFailure(new Error("x"), attempt, policy, middle));
+    expect(delays).toEqual([1_000, 2_000, 5_000, 10_000, 30_000].map((delayMs) => ({ action: "retry", delayMs })));
+    expect(decideAfterFailure(new Error("x"), 6, policy).action).toBe("dead_letter");
+    // Past the end the last delay repeats; a schedule is not capped by maxDelayMs.
+    expect(backoffDelayMs(9, { ...policy, maxDelayMs: 10 })).toBe(30_000);
+    // Jitter spreads scheduled delays too.
+    expect(backoffDelayMs(1, { ...policy, jitter: 0.2 }, () => 0)).toBe(800);
+    expect(backoffDelayMs(1, { ...policy, jitter: 0.2 }, () => 0.999999)).toBe(1_200);
+  });
+
+  it("copies the schedule and rejects one that makes no schedule", () => {
+    const given = [100, 200];
+    const policy = resolveRetryPolicy({ scheduleMs: given });
+    given.push(300);
+    expect(policy.scheduleMs).toEqual([100, 200]);
+    expect(Object.isFrozen(policy.scheduleMs)).toBe(true);
+    expect(() => resolveRetryPolicy({ scheduleMs: [] })).toThrow(/scheduleMs/);
+    expect(() => resolveRetryPolicy({ scheduleMs: [100, -1] })).toThrow(/scheduleMs/);
+    expect(() => resolveRetryPolicy({ scheduleMs: [Number.NaN] })).toThrow(/scheduleMs/);
+  });
 });
