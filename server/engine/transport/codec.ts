@@ -41,6 +41,13 @@ export const CE_HEADERS = {
 
 export const CONTENT_TYPE_HEADER = "content-type";
 
+/**
+ * Set on deliveries made by a replay (`POST /api/v1/replays`): the replay's id, beside the event's
+ * original `ce_id`. A replay is an explicit request to process events again, so the Subscriber's
+ * inbox does not treat a replayed delivery as a duplicate of the original (see subscriber.ts).
+ */
+export const REPLAY_ID_HEADER = "ce_replayid";
+
 /** A message that is not a well-formed Eventloom event; retrying cannot fix it. */
 export class DecodeError extends Error {
   /** The message id, when the wire carried one. */

@@ -9,7 +9,7 @@ export type {
   WireMessage,
 } from "./driver";
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Inbox } from "./dead-letters";
-export { CE_HEADERS, CONTENT_TYPE_HEADER, DecodeError, fromWireMessage, isDecodeError, orderKeyOf, toWireMessage } from "./codec";
+export { CE_HEADERS, CONTENT_TYPE_HEADER, DecodeError, REPLAY_ID_HEADER, fromWireMessage, isDecodeError, orderKeyOf, toWireMessage } from "./codec";
 export {
   DEFAULT_RETRY_POLICY,
   backoffDelayMs,

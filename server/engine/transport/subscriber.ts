@@ -4,7 +4,7 @@ import { HIGH, LOW, levelOf, RingQueue, type Level } from "../bus/scheduler";
 import { systemClock, type Clock } from "../core/clock";
 import type { EventEnvelope, StoredEvent } from "../core/envelope";
 import { describeError, NotFoundError } from "../core/errors";
-import { fromWireMessage, orderKeyOf, toWireMessage } from "./codec";
+import { fromWireMessage, orderKeyOf, REPLAY_ID_HEADER, toWireMessage } from "./codec";
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore, Inbox } from "./dead-letters";
 import type { BrokerDelivery, ConsumerHandle, TransportDriver } from "./driver";
 import { backoffDelayMs, decideAfterFailure, resolveRetryPolicy, type RetryPolicy } from "./retry-policy";
@@ -14,7 +14,9 @@ import { backoffDelayMs, decideAfterFailure, resolveRetryPolicy, type RetryPolic
  * hands out raw deliveries; the Subscriber
  * - decodes them (a malformed message is dead-lettered with its DecodeError and acked at once:
  *   never a crash loop),
- * - skips (acks) a message its inbox already recorded (duplicate delivery -> one effect),
+ * - skips (acks) a message its inbox already recorded (duplicate delivery -> one effect); a
+ *   replayed delivery (header `ce_replayid`) is recorded under `<event id>/replay/<replay id>`, so
+ *   it is processed again once per replay, while a duplicate of the replayed delivery is still skipped,
  * - runs the deliveries of one key one at a time in arrival order, and different keys in
  *   parallel up to `concurrency`; among the ready keys, the one whose next delivery has the
  *   higher priority goes first (FIFO within a priority),
@@ -37,6 +39,8 @@ export interface DeliveryContext {
   attempt: number;
   subscription: string;
   messageId: string;
+  /** Set when this delivery comes from a replay: the replay's id (the event keeps its own id). */
+  replayId?: string;
 }
 
 export type SubscriberErrorStage = "handler" | "decode" | "inbox" | "ack" | "retry" | "dead_letter" | "stop";
@@ -288,20 +292,22 @@ export async function startSubscriber(driver: TransportDriver, options: Subscrib
 
   const run = async ({ delivery, event }: Pending): Promise<void> => {
     const messageId = event.id;
+    const replayId = delivery.message.headers[REPLAY_ID_HEADER] || undefined;
+    const inboxKey = replayId === undefined ? messageId : `${messageId}/replay/${replayId}`;
     try {
-      if (inbox && (await inbox.has(subscription, messageId))) {
+      if (inbox && (await inbox.has(subscription, inboxKey))) {
         counters.duplicates += 1;
         await ack(delivery, messageId);
         return;
       }
-      await handler(event, { attempt: delivery.attempt, subscription, messageId });
+      await handler(event, { attempt: delivery.attempt, subscription, messageId, ...(replayId === undefined ? {} : { replayId }) });
     } catch (error) {
       await onFailure(delivery, error, messageId);
       return;
     }
     if (inbox) {
       try {
-        await inbox.record(subscription, messageId);
+        await inbox.record(subscription, inboxKey);
       } catch (error) {
         // The effect is done: acking keeps it from being repeated by a redelivery; only a later
         // duplicate publish could slip through the inbox.
