@@ -88,17 +88,22 @@ export class RabbitConsumer {
 
   /** No more deliveries; settling those handed out stays possible until they are all settled. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     const session = this.session;
-    if (!session || session.closed || session.consumerTag === undefined) {
+    if (!session || session.closed) {
       this.onFinished();
       return;
     }
+    const consumerTag = session.consumerTag;
+    if (consumerTag === undefined) return;
     try {
       // Deliveries sent before the cancel are dispatched before its reply: after this, none come.
-      await session.channel.cancel(session.consumerTag);
+      await session.channel.cancel(consumerTag);
     } catch (error) {
       this.settings.onError(asError(error), `cancelling the consumer of ${this.names.queue}`);
+    } finally {
+      session.consumerTag = undefined;
     }
     this.closeIfIdle(session);
   }
@@ -225,7 +230,8 @@ export class RabbitConsumer {
 
   /** A stopped consumer's channel closes once nothing of it is left to settle. */
   private closeIfIdle(session: Session): void {
-    if (!this.stopped || session.closed || session.outstanding.size > 0 || session.parking > 0) return;
+    // Not while the cancel is under way: closing then would fail it.
+    if (!this.stopped || session.closed || session.consumerTag !== undefined || session.outstanding.size > 0 || session.parking > 0) return;
     session.closed = true;
     session.channel.close().catch(() => {});
     this.onFinished();
