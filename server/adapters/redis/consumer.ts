@@ -1,0 +1,374 @@
+import type { Redis } from "ioredis";
+import { priorities } from "@/server/engine/core/envelope";
+import type { BrokerDelivery, ConsumeSpec, WireMessage } from "@/server/engine/transport/driver";
+import { bounded, whenReady } from "./connection";
+import { groupKeys, isRetryStream, STREAMS_PER_GROUP, streamPriority, type GroupKeys } from "./keys";
+import { fetchScript, heartbeatScript, promoteScript, pruneScript, retryScript } from "./scripts";
+import { fromFields, toFields } from "./stream-fields";
+
+/** What a consumer needs from its driver. */
+export interface ConsumerContext {
+  readonly commands: Redis;
+  readonly keyPrefix: string;
+  readonly redeliveryAfterMs: number;
+  readonly operationTimeoutMs: number;
+  /** A new connection of the driver's kind, for this consumer's blocking reads. */
+  openConnection(name: string): Redis;
+  ensureGroup(topic: string, group: string): Promise<void>;
+  /** Acks (and deletes, on retry streams) an entry, batched with other acks of the same moment. */
+  ack(stream: string, group: string, entryId: string, deleteEntry: boolean): Promise<void>;
+  /** Waits, bounded, for the command connection. */
+  whenReady(): Promise<void>;
+  reportError(error: unknown): void;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+type FetchReply = [
+  cursors: string[],
+  taken: Array<[streamIndex: number, entries: StreamEntry[], deliveryCounts?: number[]]>,
+  lastDeliveredIds?: string[],
+];
+
+const STOPPED = Symbol("stopped");
+/** Due retries moved per promoter run; more waiting means it runs again at once. */
+const PROMOTE_BATCH = 500;
+/** How often a consumer looks for due retries nobody scheduled a timer for (their consumer died). */
+const PROMOTE_IDLE_MS = 1_000;
+/** Most ids per heartbeat script call (Lua's unpack limit is about 8,000). */
+const HEARTBEAT_CHUNK = 1_000;
+/** Crashed consumers are forgotten after being idle (and holding nothing) this many heartbeats. */
+const PRUNE_AFTER_HEARTBEATS = 30;
+const MAX_RECOVERY_PAUSE_MS = 2_000;
+
+/**
+ * One consumer of one group: a loop on its own connection (blocking reads need one) that hands
+ * out deliveries while fewer than `prefetch` are outstanding.
+ *
+ * Each turn runs the fetch script, which walks the group's six streams in order of preference
+ * (high before normal before low, each priority's retry stream first) taking up to the free slots:
+ * reclaimed entries of dead consumers first (every `redeliveryAfterMs / 4`), then new ones. When
+ * it finds nothing, the loop waits in XREAD BLOCK on all six streams from the group's last
+ * delivered ids, and runs the script again when something arrives. (A blocking XREADGROUP would
+ * take entries from every stream that has some, beyond the free slots and regardless of
+ * priority.) Timers renew this consumer's deliveries (so only a dead consumer's are reclaimed),
+ * promote due retries and forget crashed consumers.
+ */
+export class StreamConsumer {
+  private readonly keys: GroupKeys;
+  private readonly blocking: Redis;
+  private readonly cursors: string[] = Array.from({ length: STREAMS_PER_GROUP }, () => "0-0");
+  private readonly claimEveryMs: number;
+  private readonly blockMs: number;
+  private readonly heartbeatEveryMs: number;
+  /** Deliveries handed out and not settled, by `streamIndex entryId`: when last renewed. */
+  private readonly held = new Map<string, number>();
+  private outstanding = 0;
+  private running = true;
+  private lastClaimAt = 0;
+  private recoveryPauseMs = 0;
+  private heartbeats = 0;
+  private maintaining = false;
+  /** The blocking connection's CLIENT ID while it is known to be current, for CLIENT UNBLOCK. */
+  private blockingClientId: number | undefined;
+  private blocked = false;
+  private wakeLoop: (() => void) | undefined;
+  private wakeScheduled = false;
+  private loop: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
+  private forceStop!: () => void;
+  private readonly stopped = new Promise<typeof STOPPED>((resolve) => {
+    this.forceStop = () => resolve(STOPPED);
+  });
+  private promoteTimer: NodeJS.Timeout | undefined;
+  private promoteAt = Number.POSITIVE_INFINITY;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly context: ConsumerContext,
+    private readonly spec: ConsumeSpec,
+    private readonly onDelivery: (delivery: BrokerDelivery) => void,
+  ) {
+    this.keys = groupKeys(context.keyPrefix, spec.topic, spec.group);
+    const redeliveryAfterMs = context.redeliveryAfterMs;
+    this.claimEveryMs = Math.min(5_000, Math.max(10, Math.round(redeliveryAfterMs / 4)));
+    // The loop looks for dead consumers' entries when it wakes, so it never blocks longer.
+    this.blockMs = this.claimEveryMs;
+    this.heartbeatEveryMs = Math.max(10, Math.round(redeliveryAfterMs / 3));
+    this.blocking = context.openConnection(`eventloom:consume:${spec.group}:${spec.consumer}`);
+    this.blocking.on("close", () => {
+      this.blockingClientId = undefined;
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.blocking.connect();
+    this.loop = this.run();
+    this.maintenanceTimer = setInterval(() => void this.maintain(), this.heartbeatEveryMs);
+    this.schedulePromote(0);
+  }
+
+  /** Stops fetching; resolves when nothing more will be handed out. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  /** Stops, and also stops renewing deliveries still outstanding (the driver is closing). */
+  async dispose(): Promise<void> {
+    await this.stop();
+    clearInterval(this.maintenanceTimer);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.promoteTimer);
+    this.wakeLoop?.();
+    if (this.blocked && this.blockingClientId !== undefined) {
+      await bounded(this.context.commands.client("UNBLOCK", this.blockingClientId), this.context.operationTimeoutMs, "CLIENT UNBLOCK").catch(() => undefined);
+    }
+    // Normally the loop ends at once (a fetch in progress still hands out what it took). If the
+    // connection is down, a fetch can hang until it is back: give up after one blocking wait;
+    // whatever that fetch took goes to another consumer after `redeliveryAfterMs`.
+    await Promise.race([this.loop, delay(this.blockMs + 100)]);
+    this.forceStop();
+    await this.loop;
+    this.blocking.disconnect();
+    if (this.held.size === 0) clearInterval(this.maintenanceTimer);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.turn();
+        this.recoveryPauseMs = 0;
+      } catch (error) {
+        if (!this.running) break;
+        await this.recover(error);
+      }
+    }
+  }
+
+  private async turn(): Promise<void> {
+    const free = this.spec.prefetch - this.outstanding;
+    if (free <= 0) {
+      await new Promise<void>((resolve) => {
+        this.wakeLoop = resolve;
+      });
+      this.wakeLoop = undefined;
+      return;
+    }
+    if (this.blockingClientId === undefined) this.blockingClientId = await this.untilStopped(this.blocking.client("ID"));
+    if (!this.running) return;
+    const claim = Date.now() - this.lastClaimAt >= this.claimEveryMs;
+    if (claim) this.lastClaimAt = Date.now();
+    const lastDeliveredIds = await this.fetch(free, claim);
+    if (lastDeliveredIds && this.running) await this.waitForEntries(lastDeliveredIds);
+  }
+
+  /** Takes up to `count` entries; when there were none, returns where to wait from. */
+  private async fetch(count: number, claim: boolean): Promise<string[] | undefined> {
+    const reply = await this.untilStopped(
+      fetchScript.run(this.blocking, this.keys.streams, [this.spec.group, this.spec.consumer, count, claim ? this.context.redeliveryAfterMs : 0, ...this.cursors]),
+    );
+    if (reply === undefined) return undefined;
+    const [cursors, taken, lastDeliveredIds] = reply as FetchReply;
+    cursors.forEach((cursor, index) => {
+      this.cursors[index] = cursor;
+    });
+    for (const [streamIndex, entries, deliveryCounts] of taken) {
+      entries.forEach((entry, position) => this.handOut(streamIndex, entry, deliveryCounts?.[position] ?? 1));
+    }
+    return lastDeliveredIds;
+  }
+
+  /** Blocks until one of the streams has an entry after the group's last delivered one, or a while passed. */
+  private async waitForEntries(lastDeliveredIds: string[]): Promise<void> {
+    this.blocked = true;
+    try {
+      await this.untilStopped(this.blocking.xread("COUNT", 1, "BLOCK", this.blockMs, "STREAMS", ...this.keys.streams, ...lastDeliveredIds));
+    } finally {
+      this.blocked = false;
+    }
+  }
+
+  private handOut(streamIndex: number, [entryId, fields]: StreamEntry, deliveryCount: number): void {
+    const heldKey = `${streamIndex} ${entryId}`;
+    // Reclaimed from ourselves (a renewal came too late): it is still being handled here.
+    if (this.held.has(heldKey)) return;
+    this.held.set(heldKey, Date.now());
+    const { message, firstAttempt } = fromFields(fields, streamPriority(streamIndex));
+    const delivery = new RedisDelivery(this, streamIndex, entryId, heldKey, message, firstAttempt + deliveryCount - 1);
+    this.outstanding += 1;
+    try {
+      this.onDelivery(delivery);
+    } catch (error) {
+      this.context.reportError(error);
+    }
+  }
+
+  /** Called once per delivery when it is acked or retried. */
+  settle(delivery: RedisDelivery): void {
+    this.outstanding -= 1;
+    this.held.delete(delivery.heldKey);
+    if (!this.running && this.held.size === 0) clearInterval(this.maintenanceTimer);
+    // Let the acks of the same moment land first, so the next fetch fills many slots at once.
+    if (this.wakeLoop && !this.wakeScheduled) {
+      this.wakeScheduled = true;
+      setImmediate(() => {
+        this.wakeScheduled = false;
+        this.wakeLoop?.();
+      });
+    }
+  }
+
+  ack(delivery: RedisDelivery): Promise<void> {
+    return this.context.ack(this.keys.streams[delivery.streamIndex] as string, this.spec.group, delivery.entryId, isRetryStream(delivery.streamIndex));
+  }
+
+  async retry(delivery: RedisDelivery, delayMs: number): Promise<void> {
+    const waitMs = Math.max(0, Math.round(delayMs));
+    const priorityIndex = priorities.indexOf(delivery.message.priority);
+    // Lua tables count from 1: the promoter picks KEYS[1 + this] (the delayed set is KEYS[1]).
+    const member = JSON.stringify([priorityIndex + 1, ...toFields(delivery.message, delivery.attempt + 1)]);
+    await this.context.whenReady();
+    await bounded(
+      retryScript.run(
+        this.context.commands,
+        [this.keys.delayed, this.keys.streams[delivery.streamIndex] as string],
+        [this.spec.group, delivery.entryId, waitMs, member, isRetryStream(delivery.streamIndex) ? "1" : "0"],
+      ),
+      this.context.operationTimeoutMs,
+      "a retry",
+    );
+    if (this.running) this.schedulePromote(waitMs);
+  }
+
+  private schedulePromote(inMs: number): void {
+    const at = Date.now() + inMs;
+    if (this.promoteTimer !== undefined && at >= this.promoteAt) return;
+    clearTimeout(this.promoteTimer);
+    this.promoteAt = at;
+    this.promoteTimer = setTimeout(() => void this.promote(), inMs);
+  }
+
+  private async promote(): Promise<void> {
+    this.promoteTimer = undefined;
+    this.promoteAt = Number.POSITIVE_INFINITY;
+    let nextInMs = PROMOTE_IDLE_MS;
+    try {
+      await this.context.whenReady();
+      const [moved, dueInMs] = (await bounded(
+        promoteScript.run(this.context.commands, [this.keys.delayed, ...this.keys.retryStreams], [PROMOTE_BATCH]),
+        this.context.operationTimeoutMs,
+        "the retry promoter",
+      )) as [number, number];
+      if (moved === PROMOTE_BATCH) nextInMs = 0;
+      else if (dueInMs >= 0) nextInMs = Math.min(dueInMs, PROMOTE_IDLE_MS);
+    } catch (error) {
+      this.context.reportError(error);
+    }
+    if (this.running) this.schedulePromote(nextInMs);
+  }
+
+  private async maintain(): Promise<void> {
+    // During an outage a pass can outlast the interval: never run two at once.
+    if (this.maintaining) return;
+    this.maintaining = true;
+    try {
+      await this.renewHeld();
+      this.heartbeats += 1;
+      if (this.running && this.heartbeats % PRUNE_AFTER_HEARTBEATS === 0) await this.prune();
+    } catch (error) {
+      this.context.reportError(error);
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  /** Renews deliveries held longer than one heartbeat, so they are not taken for a dead consumer's. */
+  private async renewHeld(): Promise<void> {
+    const now = Date.now();
+    const dueBefore = now - this.heartbeatEveryMs;
+    const byStream = new Map<number, string[]>();
+    for (const [heldKey, renewedAt] of this.held) {
+      if (renewedAt > dueBefore) continue;
+      const [streamIndex, entryId] = heldKey.split(" ") as [string, string];
+      const ids = byStream.get(Number(streamIndex)) ?? [];
+      ids.push(entryId);
+      byStream.set(Number(streamIndex), ids);
+      this.held.set(heldKey, now);
+    }
+    if (byStream.size === 0) return;
+    await this.context.whenReady();
+    const calls: Array<Promise<unknown>> = [];
+    for (const [streamIndex, ids] of byStream) {
+      for (let start = 0; start < ids.length; start += HEARTBEAT_CHUNK) {
+        const chunk = ids.slice(start, start + HEARTBEAT_CHUNK);
+        calls.push(heartbeatScript.run(this.context.commands, [this.keys.streams[streamIndex] as string], [this.spec.group, this.spec.consumer, ...chunk]));
+      }
+    }
+    await bounded(Promise.all(calls), this.context.operationTimeoutMs, "a delivery renewal");
+  }
+
+  private async prune(): Promise<void> {
+    await this.context.whenReady();
+    const idleMs = this.heartbeatEveryMs * PRUNE_AFTER_HEARTBEATS;
+    await bounded(
+      Promise.all(this.keys.streams.map((stream) => pruneScript.run(this.context.commands, [stream], [this.spec.group, idleMs]))),
+      this.context.operationTimeoutMs,
+      "consumer pruning",
+    );
+  }
+
+  private async recover(error: unknown): Promise<void> {
+    this.blockingClientId = undefined;
+    if (error instanceof Error && error.message.startsWith("NOGROUP")) {
+      // The group's streams are gone (a Redis restart without persistence, a flush): recreate them.
+      await this.context.ensureGroup(this.spec.topic, this.spec.group).catch((cause: unknown) => this.context.reportError(cause));
+      return;
+    }
+    this.context.reportError(error);
+    this.recoveryPauseMs = Math.min(MAX_RECOVERY_PAUSE_MS, Math.max(50, this.recoveryPauseMs * 2));
+    await this.untilStopped(Promise.all([delay(this.recoveryPauseMs), whenReady(this.blocking, MAX_RECOVERY_PAUSE_MS).catch(() => undefined)]));
+  }
+
+  /** The operation's result, or undefined once the consumer is forced to stop. */
+  private async untilStopped<T>(operation: Promise<T>): Promise<T | undefined> {
+    const result = await Promise.race([operation, this.stopped]);
+    return result === STOPPED ? undefined : (result as T);
+  }
+}
+
+class RedisDelivery implements BrokerDelivery {
+  private settled = false;
+
+  constructor(
+    private readonly consumer: StreamConsumer,
+    readonly streamIndex: number,
+    readonly entryId: string,
+    readonly heldKey: string,
+    readonly message: WireMessage,
+    readonly attempt: number,
+  ) {}
+
+  ack(): Promise<void> {
+    this.settle();
+    return this.consumer.ack(this);
+  }
+
+  retry(delayMs: number): Promise<void> {
+    this.settle();
+    return this.consumer.retry(this, delayMs);
+  }
+
+  /** Frees the slot once, even if a failed ack or retry is called again. */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.consumer.settle(this);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

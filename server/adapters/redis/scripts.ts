@@ -1,0 +1,194 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+
+/**
+ * The driver's Lua scripts. Each runs atomically on the server, which is what makes the
+ * multi-step operations safe between competing consumers: a due retry is promoted exactly once,
+ * a retry is scheduled only by the delivery that still holds the entry, a heartbeat never takes an
+ * entry back from a consumer that has claimed it.
+ */
+export class LuaScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash("sha1").update(source).digest("hex");
+  }
+
+  /** EVALSHA, falling back to EVAL once when the server does not know the script (restart, flush). */
+  async run(connection: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    try {
+      return await connection.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return connection.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const TO_MAP = `
+local function to_map(flat)
+  local map = {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  return map
+end
+`;
+
+const NOW_MS = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * KEYS: the group's six streams in order of preference. ARGV: group, consumer, count, minIdle
+ * (0: do not reclaim), then one XAUTOCLAIM cursor per stream.
+ * For each stream in turn, first reclaims entries idle for minIdle ms (their consumer is presumed
+ * dead) with their delivery counts, then reads new entries, until `count` entries are taken.
+ * Returns { cursors, { {streamIndex, entries[, deliveryCounts]}... }, lastDeliveredIds }, the
+ * group's last delivered id per stream only when nothing was taken: the caller then waits with
+ * XREAD from those ids, which wakes it for any entry the group has not been given yet but, unlike
+ * XREADGROUP, takes nothing (so nothing is ever read beyond the free slots or out of priority).
+ */
+export const fetchScript = new LuaScript(`${TO_MAP}
+local group, consumer = ARGV[1], ARGV[2]
+local remaining = tonumber(ARGV[3])
+local min_idle = tonumber(ARGV[4])
+local cursors, out = {}, {}
+for i = 1, #KEYS do
+  local cursor = ARGV[4 + i]
+  if min_idle > 0 and remaining > 0 then
+    local claimed = redis.call('XAUTOCLAIM', KEYS[i], group, consumer, min_idle, cursor, 'COUNT', remaining)
+    cursor = claimed[1]
+    local entries = claimed[2]
+    if #entries > 0 then
+      local counts = {}
+      for j, entry in ipairs(entries) do
+        local pending = redis.call('XPENDING', KEYS[i], group, entry[1], entry[1], 1)
+        counts[j] = pending[1] and pending[1][4] or 1
+      end
+      out[#out + 1] = { i - 1, entries, counts }
+      remaining = remaining - #entries
+    end
+  end
+  cursors[i] = cursor
+  if remaining > 0 then
+    local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', remaining, 'STREAMS', KEYS[i], '>')
+    if read then
+      local entries = read[1][2]
+      out[#out + 1] = { i - 1, entries }
+      remaining = remaining - #entries
+    end
+  end
+end
+if #out > 0 then return { cursors, out } end
+local last_ids = {}
+for i = 1, #KEYS do
+  last_ids[i] = '0-0'
+  for _, flat in ipairs(redis.call('XINFO', 'GROUPS', KEYS[i])) do
+    local info = to_map(flat)
+    if info['name'] == group then last_ids[i] = info['last-delivered-id'] end
+  end
+end
+return { cursors, out, last_ids }
+`);
+
+/**
+ * KEYS: delayed set, the stream holding the entry. ARGV: group, entry id, delay ms, member
+ * (JSON: [priority index 1-3, field, value, ...]), "1" to delete the entry (retry streams).
+ * Acks the entry and schedules the message, but only if the entry was still pending: a delivery
+ * that another consumer already settled does not schedule a second copy.
+ */
+export const retryScript = new LuaScript(`${NOW_MS}
+if redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
+if ARGV[5] == '1' then redis.call('XDEL', KEYS[2], ARGV[2]) end
+redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[3]), ARGV[4])
+return 1
+`);
+
+/**
+ * KEYS: delayed set, then the group's retry streams (high, normal, low). ARGV: most to move.
+ * Moves due messages into the retry stream of their priority, removing each from the set in the
+ * same atomic step, so two consumers never promote one message twice. Returns { moved, ms until
+ * the next due message or -1 }.
+ */
+export const promoteScript = new LuaScript(`${NOW_MS}
+local now = now_ms()
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, member in ipairs(due) do
+  local fields = cjson.decode(member)
+  local target = KEYS[1 + fields[1]]
+  table.remove(fields, 1)
+  redis.call('XADD', target, '*', unpack(fields))
+  redis.call('ZREM', KEYS[1], member)
+end
+local next_due = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if next_due[2] == nil then return { #due, -1 } end
+return { #due, math.max(0, tonumber(next_due[2]) - now) }
+`);
+
+/**
+ * KEYS: a stream. ARGV: group, consumer, entry ids. Resets the idle time of those entries that
+ * this consumer still owns (XCLAIM JUSTID leaves the delivery count alone), so a slow handler's
+ * deliveries are not reclaimed as if its consumer had died. Returns how many it kept.
+ */
+export const heartbeatScript = new LuaScript(`
+local kept = {}
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if pending[1] and pending[1][2] == ARGV[2] then kept[#kept + 1] = ARGV[i] end
+end
+if #kept > 0 then
+  kept[#kept + 1] = 'JUSTID'
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(kept))
+  return #kept - 1
+end
+return 0
+`);
+
+const ID_ORDER = `
+local function older(a, b)
+  local a_ms, a_seq = string.match(a, '(%d+)-(%d+)')
+  local b_ms, b_seq = string.match(b, '(%d+)-(%d+)')
+  if tonumber(a_ms) ~= tonumber(b_ms) then return tonumber(a_ms) < tonumber(b_ms) end
+  return tonumber(a_seq) < tonumber(b_seq)
+end
+`;
+
+/**
+ * KEYS: a group's stream. ARGV: group, idle ms. Forgets the group's consumers that hold nothing
+ * and have been idle that long: crashed instances, which would otherwise stay listed forever
+ * (a live consumer that is forgotten is recreated by its next XREADGROUP).
+ */
+export const pruneScript = new LuaScript(`${TO_MAP}
+local consumers = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if type(consumers) ~= 'table' or consumers.err then return 0 end
+local pruned = 0
+for _, flat in ipairs(consumers) do
+  local consumer = to_map(flat)
+  if consumer['pending'] == 0 and consumer['idle'] > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], consumer['name'])
+    pruned = pruned + 1
+  end
+end
+return pruned
+`);
+
+/**
+ * KEYS: a topic stream. Trims it below the oldest entry some group still needs (its oldest
+ * pending entry, else its last delivered one); with no group at all, nobody can ever read the
+ * entries (a new group starts at the end), so all go. Topic streams are shared by every group of
+ * the topic: an entry may only go when every group is done with it.
+ */
+export const trimScript = new LuaScript(`${TO_MAP}${ID_ORDER}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local floor = nil
+for _, flat in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local group = to_map(flat)
+  local keep = group['last-delivered-id']
+  if group['pending'] > 0 then keep = redis.call('XPENDING', KEYS[1], group['name'])[2] end
+  if floor == nil or older(keep, floor) then floor = keep end
+end
+if floor == nil then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
+return redis.call('XTRIM', KEYS[1], 'MINID', floor)
+`);
