@@ -20,6 +20,69 @@ interface Session {
   readonly outstanding: Map<number, { settling: boolean }>;
   /** Early arrivals being put back into a delay tier (not handed out). */
   parking: number;
+  readonly acks: AckBatcher;
+}
+
+/**
+ * The acks of one channel, sent once per turn of the event loop: the run of settled deliveries at
+ * the head (lowest delivery tags) as one `multiple` ack, settled ones behind an unsettled delivery
+ * one by one. A multiple ack never covers an unsettled delivery (handed out, or being parked),
+ * since it only spans the settled head. Under load this replaces hundreds of ack frames with a
+ * few, for the broker and for this process. An ack queued when the channel dies is lost, as one
+ * written to a dying socket would be: the broker redelivers the message.
+ */
+class AckBatcher {
+  /** Every delivery not yet acked or nacked to the broker, in delivery-tag order. */
+  private readonly unacked = new Map<number, { delivery: ConsumeMessage; settled: boolean }>();
+  private settledSinceFlush: number[] = [];
+  private scheduled = false;
+
+  constructor(private readonly channel: Channel) {}
+
+  track(delivery: ConsumeMessage): void {
+    this.unacked.set(delivery.fields.deliveryTag, { delivery, settled: false });
+  }
+
+  ack(tag: number): void {
+    const entry = this.unacked.get(tag);
+    if (!entry) return;
+    entry.settled = true;
+    this.settledSinceFlush.push(tag);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Nacks one delivery at once (it leaves the batch). */
+  nack(tag: number, requeue: boolean): void {
+    const entry = this.unacked.get(tag);
+    if (!entry) return;
+    this.unacked.delete(tag);
+    this.channel.nack(entry.delivery, false, requeue);
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const settled = this.settledSinceFlush;
+    this.settledSinceFlush = [];
+    let head: ConsumeMessage | undefined;
+    for (const [tag, entry] of this.unacked) {
+      if (!entry.settled) break;
+      head = entry.delivery;
+      this.unacked.delete(tag);
+    }
+    try {
+      if (head) this.channel.ack(head, true);
+      for (const tag of settled) {
+        const entry = this.unacked.get(tag);
+        if (!entry) continue;
+        this.unacked.delete(tag);
+        this.channel.ack(entry.delivery);
+      }
+    } catch {
+      // The channel closed: the broker has requeued whatever these acks were for.
+    }
+  }
 }
 
 /**
@@ -69,7 +132,7 @@ export class RabbitConsumer {
     } catch (error) {
       throw unavailable(`cannot open a channel (${asError(error).message})`, error);
     }
-    const session: Session = { channel, consumerTag: undefined, closed: false, outstanding: new Map(), parking: 0 };
+    const session: Session = { channel, consumerTag: undefined, closed: false, outstanding: new Map(), parking: 0, acks: new AckBatcher(channel) };
     channel.on("error", (error: unknown) => this.settings.onError(asError(error), `consumer channel of ${this.names.queue}`));
     channel.on("close", () => this.onClosed(session));
     try {
@@ -108,10 +171,16 @@ export class RabbitConsumer {
     this.closeIfIdle(session);
   }
 
-  /** Stops at once without settling anything: the broker requeues what was handed out. */
-  abandon(): void {
+  /** Stops at once: acks already given go out, the broker requeues everything still unsettled. */
+  async abandon(): Promise<void> {
     this.stopped = true;
-    if (this.session) this.session.closed = true;
+    const session = this.session;
+    if (!session || session.closed) return;
+    session.acks.flush();
+    session.closed = true;
+    // Closing the channel (not just the connection) sends the close behind the acks on the
+    // channel's own stream; a connection close can overtake them and the broker drops them.
+    await session.channel.close().catch(() => {});
   }
 
   private onClosed(session: Session): void {
@@ -160,6 +229,7 @@ export class RabbitConsumer {
       session.channel.close().catch(() => {});
       return;
     }
+    session.acks.track(delivery);
     const { message, state } = fromDelivery(delivery);
     const remainingMs = state.notBefore - Date.now();
     if (remainingMs > 0) {
@@ -185,11 +255,7 @@ export class RabbitConsumer {
       // The copy is out; if the original can no longer be acked it comes back too (a duplicate
       // the inbox absorbs), which beats losing it.
       if (session.closed) throw lostChannel(message.id);
-      try {
-        session.channel.ack(delivery);
-      } catch (error) {
-        throw lostChannel(message.id, error);
-      }
+      session.acks.ack(tag);
       session.outstanding.delete(tag);
       this.closeIfIdle(session);
     };
@@ -214,14 +280,21 @@ export class RabbitConsumer {
   /** Puts an early arrival back into the delay tier matching what is left of its wait. */
   private async park(session: Session, delivery: ConsumeMessage, message: WireMessage, state: CopyState): Promise<void> {
     session.parking += 1;
+    const tag = delivery.fields.deliveryTag;
     try {
       await this.sender.sendCopy(this.names, message, state);
-      settleQuietly(session, () => session.channel.ack(delivery));
+      session.acks.ack(tag);
     } catch (error) {
       this.settings.onError(asError(error), `putting message ${message.id} back into a delay queue of ${this.names.queue}`);
       // Back to the queue after a pause (not at once: that would spin while the broker is away).
       await sleep(this.settings.reconnectInitialDelayMs);
-      settleQuietly(session, () => session.channel.nack(delivery, false, true));
+      if (!session.closed) {
+        try {
+          session.acks.nack(tag, true);
+        } catch {
+          // Closed meanwhile: the broker has it back anyway.
+        }
+      }
     } finally {
       session.parking -= 1;
       this.closeIfIdle(session);
@@ -232,24 +305,15 @@ export class RabbitConsumer {
   private closeIfIdle(session: Session): void {
     // Not while the cancel is under way: closing then would fail it.
     if (!this.stopped || session.closed || session.consumerTag !== undefined || session.outstanding.size > 0 || session.parking > 0) return;
+    session.acks.flush();
     session.closed = true;
     session.channel.close().catch(() => {});
     this.onFinished();
   }
 }
 
-/** An ack or nack on a channel that may have closed meanwhile: then the broker has the message back anyway. */
-function settleQuietly(session: Session, settle: () => void): void {
-  if (session.closed) return;
-  try {
-    settle();
-  } catch {
-    // Closed between the check and the call: same outcome as above.
-  }
-}
-
-function lostChannel(messageId: string, cause?: unknown): Error {
-  return unavailable(`the channel of the delivery of message ${messageId} closed; the broker delivers it again`, cause);
+function lostChannel(messageId: string): Error {
+  return unavailable(`the channel of the delivery of message ${messageId} closed; the broker delivers it again`);
 }
 
 function sleep(ms: number): Promise<void> {

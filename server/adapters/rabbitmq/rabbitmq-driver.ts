@@ -256,7 +256,7 @@ export class RabbitmqDriver implements TransportDriver, CopySender {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const consumer of this.consumers) consumer.abandon();
+    await Promise.all([...this.consumers].map((consumer) => consumer.abandon()));
     this.consumers.clear();
     await Promise.all([this.publishConnection.close(), this.consumeConnection.close()]);
   }

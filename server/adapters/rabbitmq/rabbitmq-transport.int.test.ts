@@ -222,6 +222,29 @@ describe("RabbitMQ transport specifics", () => {
     await expect(second.ack()).rejects.toMatchObject({ code: "unavailable" });
   });
 
+  it("acks settled out of order never cover a delivery still unsettled: after a crash exactly those come back", async () => {
+    const driver = open();
+    const { topic, group } = names();
+    await driver.ensureGroup(topic, group);
+    const sent = Array.from({ length: 6 }, (_, n) => message(n));
+    await driver.publish(topic, sent);
+    const { deliveries } = await collect(driver, topic, group);
+    await eventually(() => expect(deliveries).toHaveLength(6));
+    // Settled: 0, 1 (a head run), 3, 5 (behind unsettled 2 and 4).
+    for (const index of [1, 0, 3]) await (deliveries[index] as BrokerDelivery).ack();
+    expect(await driver.figures(topic, group)).toEqual({ depth: 3, lag: 0, inFlight: 3 });
+    await (deliveries[5] as BrokerDelivery).ack();
+    // At once: an ack given before close() still reaches the broker.
+    await driver.close();
+
+    const survivor = open();
+    const again = await collect(survivor, topic, group);
+    await eventually(() => expect(again.deliveries.length).toBeGreaterThanOrEqual(2));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(again.deliveries.map((delivery) => delivery.message.id).sort()).toEqual([sent[2]?.id, sent[4]?.id].sort());
+    expect(again.deliveries.map((delivery) => delivery.attempt)).toEqual([2, 2]);
+  });
+
   it("redeliver puts a message into one group only, at attempt 1", async () => {
     const driver = open();
     const { topic, group } = names();
