@@ -1,10 +1,8 @@
 import { startDemoTraffic } from "@/server/domain/demo-traffic";
 import { closeContainer, getContainer, type Container } from "./container";
 import { ConfigError, loadEnv } from "./env";
-import { startOutboxRelay, type OutboxRelay } from "@/server/engine/transport/outbox-relay";
-import { defaultConsumerName } from "@/server/engine/transport/subscriber";
 import { startHealthReporter } from "./health";
-import { connectWithBackoff } from "./transport";
+import { startTransportWorkers } from "./transport-workers";
 import { logger } from "./logger";
 
 export type ProcessRole = "web" | "worker";
@@ -46,24 +44,8 @@ async function boot(role: ProcessRole): Promise<Container> {
     const reporter = startHealthReporter(container);
     stoppers.push(async () => reporter.stop());
 
-    const { transport, store } = container;
-    let relay: OutboxRelay | undefined;
-    const connection = connectWithBackoff(transport.driver, async () => {
-      await transport.subscriptions.startAll();
-      relay ??= startOutboxRelay({
-        store,
-        driver: transport.driver,
-        topic: transport.topic,
-        lease: transport.lease,
-        owner: defaultConsumerName(),
-        pollIntervalMs: env.LOG_POLL_INTERVAL_MS,
-        onError: (error, attempt) => logger.warn("outbox relay failed, retrying", { attempt, error }),
-      });
-    });
-    stoppers.push(async () => {
-      connection.stop();
-      await relay?.stop();
-    });
+    const workers = startTransportWorkers(container);
+    stoppers.push(() => workers.stop());
   }
 
   if (env.WORKERS === "on" && env.DEMO === "on") {

@@ -10,11 +10,14 @@ import { PostgresEventTypeRepository } from "@/server/adapters/postgres/postgres
 import { PostgresAdvisoryLease } from "@/server/adapters/postgres/advisory-lease";
 import { PostgresDeadLetterStore } from "@/server/adapters/postgres/transport/postgres-dead-letter-store";
 import { PostgresInbox } from "@/server/adapters/postgres/transport/postgres-inbox";
+import { PostgresReplayStore } from "@/server/adapters/postgres/postgres-replay-store";
 import type { DeadLetterStore, Inbox } from "@/server/engine/transport/dead-letters";
 import type { TransportDriver } from "@/server/engine/transport/driver";
 import { InMemoryLease, type Lease } from "@/server/engine/transport/lease";
 import { registerDomainEventTypes } from "@/server/domain/events";
+import { DeadLetterActions } from "./dead-letters";
 import { diagnosticsSubscription, registerDiagnosticsEventTypes } from "./diagnostics";
+import { ReplayService } from "./replays";
 import { SubscriptionRegistry } from "./subscriptions";
 import { createTransportDriver } from "./transport";
 import { bootstrapFirstAdmin, createAuthServices, type AuthServices } from "./auth";
@@ -49,6 +52,10 @@ export interface TransportServices {
   /** One outbox relay across processes: a Postgres advisory lock, or in-process on PGlite. */
   lease: Lease & { close?(): Promise<void> };
   subscriptions: SubscriptionRegistry;
+  /** Redrive and delete dead letters (one, or every match). */
+  deadLetterActions: DeadLetterActions;
+  /** Replays of the log to a subscription: accepted and run here, reported from any process. */
+  replays: ReplayService;
 }
 
 export async function createContainer(env: Env): Promise<Container> {
@@ -85,6 +92,8 @@ export async function createContainer(env: Env): Promise<Container> {
     inbox,
     lease: env.DATABASE_URL ? new PostgresAdvisoryLease(env.DATABASE_URL) : new InMemoryLease(),
     subscriptions,
+    deadLetterActions: new DeadLetterActions({ driver, deadLetters }),
+    replays: new ReplayService({ store, driver, topic: env.TRANSPORT_TOPIC, replays: new PostgresReplayStore(database), subscriptions }),
   };
 
   return {
@@ -100,6 +109,8 @@ export async function createContainer(env: Env): Promise<Container> {
     transport,
     async close() {
       tail.close();
+      await transport.replays.close();
+      await transport.deadLetterActions.close();
       await subscriptions.stopAll();
       await driver.close();
       await transport.lease.close?.();

@@ -13,7 +13,8 @@ export interface SubscriptionDefinition {
   types: string[];
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
-  handle(event: EventEnvelope, context: { attempt: number }): Promise<void>;
+  /** `replayId` is set when the delivery comes from a replay (the event was probably handled before). */
+  handle(event: EventEnvelope, context: { attempt: number; replayId?: string }): Promise<void>;
 }
 
 /** What the Queues page and `GET /api/v1/subscriptions` show per subscription. */
@@ -76,7 +77,7 @@ export class SubscriptionRegistry {
       inbox: this.inbox,
       handler: async (event, context) => {
         if (!matchesAnyType(definition.types, event.type)) return;
-        await definition.handle(event, { attempt: context.attempt });
+        await definition.handle(event, { attempt: context.attempt, ...(context.replayId === undefined ? {} : { replayId: context.replayId }) });
       },
       onError: ({ stage, error, subscription, messageId, attempt }) =>
         logger.warn("subscription delivery failed", { subscription, stage, messageId, attempt, error }),
