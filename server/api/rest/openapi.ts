@@ -22,9 +22,25 @@ import {
   registerEventTypeBody,
   streamEventsQuery,
 } from "./schemas";
+import {
+  createReplayBody,
+  deadLetterIdParams,
+  deadLetterPage,
+  deadLetterResource,
+  listDeadLettersQuery,
+  listReplaysQuery,
+  redriveAccepted,
+  redriveMatchingBody,
+  replayAccepted,
+  replayIdParams,
+  replayList,
+  replayResource,
+  statusResponse,
+  subscriptionList,
+} from "./delivery-schemas";
 
 /**
- * The OpenAPI 3.1 document of REST v1 (events scope), generated from the zod schemas that validate
+ * The OpenAPI 3.1 document of REST v1 (events, delivery), generated from the zod schemas that validate
  * the requests (schemas.ts), so the document cannot describe an API other than the one served.
  */
 
@@ -197,6 +213,101 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
             "201": { description: "Registered", content: jsonContent(eventTypeResource) },
             ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
           },
+        }),
+      },
+      "/api/v1/status": {
+        get: scoped("events:read", {
+          operationId: "getStatus",
+          summary: "Components, subscriptions and throughput",
+          description: "Components (database, event bus, transport) with state and latency, every subscription's figures, and events per second over the last minute.",
+          responses: { "200": { description: "Status", content: jsonContent(statusResponse) }, ...problems("forbidden") },
+        }),
+      },
+      "/api/v1/subscriptions": {
+        get: scoped("events:read", {
+          operationId: "listSubscriptions",
+          summary: "Subscriptions with depth, lag, in-flight and dead-lettered",
+          responses: { "200": { description: "Subscriptions", content: jsonContent(subscriptionList) }, ...problems("forbidden") },
+        }),
+      },
+      "/api/v1/dead-letters": {
+        get: scoped("events:read", {
+          operationId: "listDeadLetters",
+          summary: "Deliveries that failed every retry",
+          description: "In order of first failure. Pass `next` back as `after` to continue.",
+          requestParams: { query: listDeadLettersQuery },
+          responses: { "200": { description: "A page of dead letters", content: jsonContent(deadLetterPage) }, ...problems("bad_request", "forbidden") },
+        }),
+      },
+      "/api/v1/dead-letters/redrive": {
+        post: scoped("admin", {
+          operationId: "redriveDeadLetters",
+          summary: "Redrive every dead letter matching",
+          description:
+            "Counts the dead letters matching now and, unless `dryRun`, puts them back into their subscriptions' input (attempt 1) in the background, paced by `ratePerSecond`; each leaves the list when redriven.",
+          requestBody: { required: true, content: jsonContent(redriveMatchingBody) },
+          responses: {
+            "202": { description: "Matched (and being redriven unless dryRun)", content: jsonContent(redriveAccepted) },
+            ...problems("bad_request", "forbidden", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/dead-letters/{id}": {
+        get: scoped("events:read", {
+          operationId: "getDeadLetter",
+          summary: "One dead letter",
+          requestParams: { path: deadLetterIdParams },
+          responses: { "200": { description: "The dead letter", content: jsonContent(deadLetterResource) }, ...problems("forbidden", "not_found") },
+        }),
+        delete: scoped("admin", {
+          operationId: "deleteDeadLetter",
+          summary: "Discard one dead letter",
+          requestParams: { path: deadLetterIdParams },
+          responses: { "204": { description: "Deleted" }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/dead-letters/{id}/redrive": {
+        post: scoped("admin", {
+          operationId: "redriveDeadLetter",
+          summary: "Redrive one dead letter",
+          description: "Puts the message back into its subscription's input (attempt 1) and removes the dead letter.",
+          requestParams: { path: deadLetterIdParams },
+          responses: { "202": { description: "Redriven" }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/replays": {
+        get: scoped("admin", {
+          operationId: "listReplays",
+          summary: "Recent replays, newest first",
+          requestParams: { query: listReplaysQuery },
+          responses: { "200": { description: "Replays", content: jsonContent(replayList) }, ...problems("bad_request", "forbidden") },
+        }),
+        post: scoped("admin", {
+          operationId: "createReplay",
+          summary: "Replay events of the log to one subscription",
+          description:
+            "Delivers the matching events of the range again to the subscription, in log order, each with its original `id` and the header `ce_replayid` (the replay's id). The subscription processes them even if it processed them before (its inbox dedups per replay). Runs in the background (paced by `ratePerSecond`); follow it with GET /api/v1/replays/{id}. At most 100,000 events per replay. `dryRun` counts and starts nothing (`id: null`, `status: dry_run`).",
+          requestParams: { header: publishHeaders.pick({ "idempotency-key": true }) },
+          requestBody: { required: true, content: jsonContent(createReplayBody) },
+          responses: {
+            "202": { description: "Accepted (queued), or counted for a dry run", headers: replayedHeader, content: jsonContent(replayAccepted) },
+            ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/replays/{id}": {
+        get: scoped("admin", {
+          operationId: "getReplay",
+          summary: "A replay's status and progress",
+          requestParams: { path: replayIdParams },
+          responses: { "200": { description: "The replay", content: jsonContent(replayResource) }, ...problems("forbidden", "not_found") },
+        }),
+        delete: scoped("admin", {
+          operationId: "cancelReplay",
+          summary: "Cancel a queued or running replay",
+          description: "The runner stops before its next batch. 409 when the replay already ended.",
+          requestParams: { path: replayIdParams },
+          responses: { "200": { description: "Cancelled", content: jsonContent(replayResource) }, ...problems("forbidden", "not_found", "conflict") },
         }),
       },
       "/api/v1/openapi.json": {

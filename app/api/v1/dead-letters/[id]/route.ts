@@ -1,0 +1,8 @@
+import { deleteDeadLetter, getDeadLetter } from "@/server/api/rest/delivery";
+import { restRoute } from "@/server/api/rest/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export const GET = restRoute<{ id: string }>({ scope: "events:read", handler: getDeadLetter });
+export const DELETE = restRoute<{ id: string }>({ scope: "admin", handler: deleteDeadLetter });

@@ -1,0 +1,7 @@
+import { redriveDeadLetters } from "@/server/api/rest/delivery";
+import { restRoute } from "@/server/api/rest/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export const POST = restRoute({ scope: "admin", handler: redriveDeadLetters });
