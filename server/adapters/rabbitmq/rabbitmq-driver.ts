@@ -163,8 +163,10 @@ export class RabbitmqDriver implements TransportDriver, CopySender {
       let waiting = items.length;
       let done = false;
       const returned: string[] = [];
+      // The channel is shared: only returns of this call's own messages count.
       const onReturn = (message: Message): void => {
-        returned.push(message.fields.routingKey);
+        const { routingKey } = message.fields;
+        if (items.some((item) => item.routingKey === routingKey && item.options.messageId === message.properties.messageId)) returned.push(routingKey);
       };
       const finish = (error?: Error): void => {
         if (done) return;

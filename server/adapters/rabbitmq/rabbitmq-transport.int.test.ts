@@ -260,6 +260,37 @@ describe("RabbitMQ transport specifics", () => {
     expect(theirs.deliveries).toHaveLength(0);
   });
 
+  it("a copy aimed at a deleted queue fails loudly instead of vanishing; the next redeliver declares the group again", async () => {
+    const driver = open();
+    const { topic, group } = names();
+    const queues = groupNames(PREFIX, topic, group, TIERS);
+    await driver.ensureGroup(topic, group);
+    await driver.publish(topic, [message(1)]);
+    const { deliveries } = await collect(driver, topic, group);
+    await eventually(() => expect(deliveries).toHaveLength(1));
+    const delivery = deliveries[0] as BrokerDelivery;
+
+    raw = await amqp.connect(AMQP_URL);
+    const admin = await raw.createChannel();
+    await admin.deleteQueue(queues.delayQueues.get(400) as string);
+    await expect(delivery.retry(500)).rejects.toThrow(/no queue .*delay\.400/);
+    // Still unsettled, so it can be settled otherwise.
+    await delivery.ack();
+
+    // A group without consumers loses its queue: the driver still believes it declared, the
+    // copy comes back unroutable and fails; the next call declares the group again.
+    const idle = `${group}-idle`;
+    await driver.ensureGroup(topic, idle);
+    await admin.deleteQueue(groupNames(PREFIX, topic, idle, TIERS).queue);
+    const sent = message(2);
+    await expect(driver.redeliver(topic, idle, sent)).rejects.toThrow(/no queue/);
+    await driver.redeliver(topic, idle, sent);
+    const later = await collect(driver, topic, idle);
+    await eventually(() => expect(later.deliveries).toHaveLength(1));
+    expect(later.deliveries[0]).toMatchObject({ attempt: 1, message: sent });
+    await (later.deliveries[0] as BrokerDelivery).ack();
+  });
+
   it("prefetch bounds the outstanding deliveries of a consumer", async () => {
     const driver = open();
     const { topic, group } = names();
