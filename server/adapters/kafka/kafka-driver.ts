@@ -1,5 +1,5 @@
 import kafkajs, { type Admin, type Kafka, type KafkaConfig, type logCreator, type Producer } from "kafkajs";
-import { EngineError } from "@/server/engine/core/errors";
+import { EngineError, isEngineError } from "@/server/engine/core/errors";
 import type {
   BrokerDelivery,
   ConsumeSpec,
@@ -24,6 +24,8 @@ const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
  * default `message.max.bytes` (1 MiB).
  */
 const MAX_REQUEST_BYTES = 768 * 1024;
+/** Longest close() waits for consumers to commit and leave their groups and for connections to close. */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 /**
  * The Kafka transport (kafkajs). How the contract maps onto Kafka:
@@ -104,7 +106,9 @@ export class KafkaDriver implements TransportDriver {
       ready = (async () => {
         await this.createTopics([...names.priorityTopics, names.retryTopic]);
         await this.startGroupAtEnd(names);
-      })();
+      })().catch((error: unknown) => {
+        throw asUnavailable(error, `Preparing Kafka group ${names.groupId}`);
+      });
       this.groupsReady.set(names.groupId, ready);
       ready.catch(() => this.groupsReady.delete(names.groupId));
     }
@@ -141,6 +145,14 @@ export class KafkaDriver implements TransportDriver {
 
   async figures(topic: string, group: string): Promise<QueueFigures> {
     const names = this.names.group(topic, group);
+    try {
+      return await this.readFigures(names);
+    } catch (error) {
+      throw asUnavailable(error, `Reading figures of Kafka group ${names.groupId}`);
+    }
+  }
+
+  private async readFigures(names: GroupTopics): Promise<QueueFigures> {
     await Promise.all([...this.consumers].filter((consumer) => consumer.belongsTo(names.groupId)).map((consumer) => consumer.flush()));
     await this.connect();
     const existing = new Set(await this.admin.listTopics());
@@ -170,15 +182,19 @@ export class KafkaDriver implements TransportDriver {
 
   async ping(): Promise<void> {
     await this.connect();
-    await this.admin.describeCluster();
+    await this.admin.describeCluster().catch((error: unknown) => {
+      throw asUnavailable(error, "Pinging Kafka");
+    });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([...this.consumers].map((consumer) => consumer.close()));
+    const closing = [...this.consumers].map((consumer) => consumer.close());
     this.consumers.clear();
-    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+    closing.push(this.producer.disconnect(), this.admin.disconnect());
+    // A broker that has gone away can keep kafkajs waiting on requests for a long time: close() does not wait for it.
+    await withTimeout(Promise.allSettled(closing), CLOSE_TIMEOUT_MS, "closing the Kafka driver").catch((error: unknown) => this.settings.log("warn", describe(error)));
   }
 
   private client(consumerName?: string): Kafka {
@@ -196,9 +212,14 @@ export class KafkaDriver implements TransportDriver {
     return new KafkaClient(config);
   }
 
-  /** kafkajs logs at info level on every join, pause and resume: only warnings and errors get through. */
+  /**
+   * kafkajs logs at info level on every join, pause and resume: only warnings and errors get
+   * through, minus the error it logs for every error response (e.g. "not the leader" while a new
+   * topic's partitions come up): the request is retried, or its failure reaches the caller.
+   */
   private readonly logCreator: logCreator = () => (entry) => {
     if (entry.level === logLevel.NOTHING || entry.level > logLevel.WARN) return;
+    if (entry.namespace === "Connection" && entry.log.message.startsWith("Response ")) return;
     const { message, timestamp: _timestamp, logger: _logger, stack: _stack, ...fields } = entry.log;
     this.settings.log(entry.level === logLevel.ERROR ? "error" : "warn", `kafkajs ${entry.namespace}: ${message}`, fields);
   };
@@ -217,7 +238,7 @@ export class KafkaDriver implements TransportDriver {
     try {
       await withTimeout(this.sender.enqueue(items), this.settings.publishTimeoutMs, "waiting for Kafka to acknowledge a publish");
     } catch (error) {
-      throw new EngineError("unavailable", `Publishing to Kafka failed: ${describe(error)}`, { cause: error });
+      throw asUnavailable(error, "Publishing to Kafka");
     }
   }
 
@@ -309,6 +330,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Broker failures reach callers as `unavailable` (retry later); the engine's own errors pass as they are. */
+function asUnavailable(error: unknown, what: string): EngineError {
+  return isEngineError(error) ? error : new EngineError("unavailable", `${what} failed: ${describe(error)}`, { cause: error });
 }
 
 function describe(error: unknown): string {
