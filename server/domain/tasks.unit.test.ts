@@ -63,7 +63,7 @@ describe("demo task types", () => {
   it("work in steps, reporting progress after each, and return a result", async () => {
     const type = typesWith(() => 0.5);
     const ocr = context();
-    const input = type("ocr_processing").input.parse({ ...sheet(), pageCount: 4 });
+    const input = type("ocr_processing").input.parse({ ...sheet(), pageCount: 4 }) as { sheetId: string };
     const result = await type("ocr_processing").handler(input, ocr.value);
     expect(ocr.progress).toEqual([
       [25, "page 1 of 4 read"],
