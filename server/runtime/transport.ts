@@ -1,3 +1,4 @@
+import { createKafkaDriver } from "@/server/adapters/kafka";
 import { createPostgresDriver } from "@/server/adapters/postgres/transport/postgres-driver";
 import type { Database } from "@/server/adapters/postgres/database";
 import { createRabbitmqDriver } from "@/server/adapters/rabbitmq";
@@ -18,7 +19,7 @@ export function createTransportDriver(env: Env, database: Database): TransportDr
     case "redis":
       return createRedisDriver({ url: env.REDIS_URL, onError });
     case "kafka":
-      throw new Error("kafka transport: not wired yet");
+      return createKafkaDriver({ brokers: env.KAFKA_BROKERS.split(",") });
     case "rabbitmq":
       return createRabbitmqDriver({ url: env.AMQP_URL });
   }
