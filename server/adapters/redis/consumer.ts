@@ -3,7 +3,7 @@ import { priorities } from "@/server/engine/core/envelope";
 import type { BrokerDelivery, ConsumeSpec, WireMessage } from "@/server/engine/transport/driver";
 import { bounded, whenReady } from "./connection";
 import { groupKeys, isRetryStream, STREAMS_PER_GROUP, streamPriority, type GroupKeys } from "./keys";
-import { fetchScript, heartbeatScript, promoteScript, pruneScript, retryScript } from "./scripts";
+import { fetchPlanScript, heartbeatScript, promoteScript, pruneScript, retryScript } from "./scripts";
 import { fromFields, toFields } from "./stream-fields";
 
 /** What a consumer needs from its driver. */
@@ -23,10 +23,11 @@ export interface ConsumerContext {
 }
 
 type StreamEntry = [id: string, fields: string[]];
-type FetchReply = [
+type FetchPlan = [
   cursors: string[],
-  taken: Array<[streamIndex: number, entries: StreamEntry[], deliveryCounts?: number[]]>,
-  lastDeliveredIds?: string[],
+  claimed: Array<[streamIndex: number, entries: StreamEntry[], deliveryCounts: number[]]>,
+  counts: number[],
+  lastDeliveredIds: string[],
 ];
 
 const STOPPED = Symbol("stopped");
@@ -44,13 +45,13 @@ const MAX_RECOVERY_PAUSE_MS = 2_000;
  * One consumer of one group: a loop on its own connection (blocking reads need one) that hands
  * out deliveries while fewer than `prefetch` are outstanding.
  *
- * Each turn runs the fetch script, which walks the group's six streams in order of preference
- * (high before normal before low, each priority's retry stream first) taking up to the free slots:
- * reclaimed entries of dead consumers first (every `redeliveryAfterMs / 4`), then new ones. When
- * it finds nothing, the loop waits in XREAD BLOCK on all six streams from the group's last
- * delivered ids, and runs the script again when something arrives. (A blocking XREADGROUP would
- * take entries from every stream that has some, beyond the free slots and regardless of
- * priority.) Timers renew this consumer's deliveries (so only a dead consumer's are reclaimed),
+ * Each turn plans a fetch with a script that walks the group's six streams in order of
+ * preference (high before normal before low, each priority's retry stream first) up to the free
+ * slots: it reclaims entries of dead consumers (every `redeliveryAfterMs / 4`) and counts how many
+ * new entries to read from each stream; one pipeline of XREADGROUPs then reads them. When there
+ * is nothing, the loop waits in XREAD BLOCK on all six streams from the group's last delivered
+ * ids, and plans again when something arrives. (A blocking XREADGROUP would take entries from
+ * every stream that has some, beyond the free slots and regardless of priority.) Timers renew this consumer's deliveries (so only a dead consumer's are reclaimed),
  * promote due retries and forget crashed consumers.
  */
 export class StreamConsumer {
@@ -167,18 +168,37 @@ export class StreamConsumer {
 
   /** Takes up to `count` entries; when there were none, returns where to wait from. */
   private async fetch(count: number, claim: boolean): Promise<string[] | undefined> {
-    const reply = await this.untilStopped(
-      fetchScript.run(this.blocking, this.keys.streams, [this.spec.group, this.spec.consumer, count, claim ? this.context.redeliveryAfterMs : 0, ...this.cursors]),
-    );
-    if (reply === undefined) return undefined;
-    const [cursors, taken, lastDeliveredIds] = reply as FetchReply;
+    const { group, consumer } = this.spec;
+    const plan = (await this.untilStopped(
+      fetchPlanScript.run(this.blocking, this.keys.streams, [group, consumer, count, claim ? this.context.redeliveryAfterMs : 0, ...this.cursors]),
+    )) as FetchPlan | undefined;
+    if (plan === undefined) return undefined;
+    const [cursors, claimed, counts, lastDeliveredIds] = plan;
     cursors.forEach((cursor, index) => {
       this.cursors[index] = cursor;
     });
-    for (const [streamIndex, entries, deliveryCounts] of taken) {
-      entries.forEach((entry, position) => this.handOut(streamIndex, entry, deliveryCounts?.[position] ?? 1));
+    const reading = counts.flatMap((entries, streamIndex) => (entries > 0 ? [streamIndex] : []));
+    if (claimed.length === 0 && reading.length === 0) return lastDeliveredIds;
+
+    const pipeline = this.blocking.pipeline();
+    for (const streamIndex of reading) {
+      pipeline.xreadgroup("GROUP", group, consumer, "COUNT", counts[streamIndex] as number, "STREAMS", this.keys.streams[streamIndex] as string, ">");
     }
-    return lastDeliveredIds;
+    const reads = reading.length === 0 ? [] : ((await this.untilStopped(pipeline.exec())) ?? []);
+    // Hand out in order of preference: per stream, reclaimed entries (older) before new ones.
+    for (let streamIndex = 0; streamIndex < STREAMS_PER_GROUP; streamIndex += 1) {
+      for (const [claimedFrom, entries, deliveryCounts] of claimed) {
+        if (claimedFrom !== streamIndex) continue;
+        entries.forEach((entry, position) => this.handOut(streamIndex, entry, deliveryCounts[position] ?? 1));
+      }
+      const readAt = reading.indexOf(streamIndex);
+      if (readAt < 0) continue;
+      const [error, reply] = reads[readAt] ?? [];
+      if (error) throw error;
+      const entries = (reply as Array<[key: string, entries: StreamEntry[]]> | null)?.[0]?.[1] ?? [];
+      for (const entry of entries) this.handOut(streamIndex, entry, 1);
+    }
+    return undefined;
   }
 
   /** Blocks until one of the streams has an entry after the group's last delivered one, or a while passed. */

@@ -28,8 +28,8 @@ const TRIM_EVERY_MS = 5_000;
  * - consume: see {@link StreamConsumer}; a delivery's attempt is its entry's delivery count
  *   (plus the attempt carried by a retried entry), so deliveries after a crash count.
  * - ack: XACK, batched: acks of the same moment go in one pipeline, one XACK per stream (plus XDEL
- *   on retry streams, which only this group reads). Topic streams are trimmed instead, below the
- *   oldest entry any group still needs.
+ *   on retry streams, which only this group reads); resolved once written (see AckBatcher). Topic
+ *   streams are trimmed instead, below the oldest entry any group still needs.
  * - retry(delayMs): one script acks the entry and adds the message, attempt + 1, to the group's
  *   delayed set scored by due time (Redis' clock); a promoter script moves due messages into the
  *   group's retry stream of their priority. Nothing waits in line behind a retried message.
@@ -251,18 +251,23 @@ interface AckBatch {
   group: string;
   ids: string[];
   deleteEntries: boolean;
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 /**
  * Acks made in the same moment (one turn of the event loop) go to Redis together: one pipeline,
- * one XACK per stream with every id. Each ack's promise settles with its stream's command.
+ * one XACK per stream with every id (plus XDEL on retry streams).
+ *
+ * An ack resolves once its XACK is written to a ready connection, not when Redis replies, as
+ * AMQP's basic.ack (which has no reply at all): the Subscriber holds a handler slot until the ack
+ * resolves, so waiting for the reply would cap throughput at `concurrency` per round trip. Should
+ * the XACK still be lost, the entry stays pending and goes back to the group after
+ * `redeliveryAfterMs` (at-least-once); errors in replies go to `onError`. If the connection is
+ * down, the ack waits for it up to `operationTimeoutMs`, then rejects.
  */
 class AckBatcher {
   private batches = new Map<string, AckBatch>();
-  private inFlight = new Set<Promise<void>>();
+  private sent: Promise<void> | undefined;
+  private readonly replies = new Set<Promise<unknown>>();
 
   constructor(private readonly driver: RedisStreamsDriver) {}
 
@@ -270,53 +275,37 @@ class AckBatcher {
     const batchKey = `${group}\n${stream}`;
     let batch = this.batches.get(batchKey);
     if (!batch) {
-      if (this.batches.size === 0) setImmediate(() => this.flush());
-      let resolve!: () => void;
-      let reject!: (error: unknown) => void;
-      const done = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      batch = { stream, group, ids: [], deleteEntries: deleteEntry, done, resolve, reject };
+      batch = { stream, group, ids: [], deleteEntries: deleteEntry };
       this.batches.set(batchKey, batch);
     }
     batch.ids.push(entryId);
-    return batch.done;
+    this.sent ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    return this.sent;
   }
 
-  /** Waits for acks already sent or about to be. */
+  /** Sends what is waiting and waits for the replies of everything sent. */
   async drain(): Promise<void> {
-    if (this.batches.size > 0) this.flush();
-    await Promise.allSettled([...this.inFlight]);
+    await this.sent?.catch(() => undefined);
+    await bounded(Promise.allSettled([...this.replies]), this.driver.operationTimeoutMs, "acks").catch(() => undefined);
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batches = [...this.batches.values()];
-    if (batches.length === 0) return;
     this.batches = new Map();
-    const sending = this.send(batches);
-    this.inFlight.add(sending);
-    void sending.finally(() => this.inFlight.delete(sending));
-  }
-
-  private async send(batches: AckBatch[]): Promise<void> {
-    try {
-      await this.driver.whenReady();
-      const pipeline = this.driver.commands.pipeline();
-      for (const batch of batches) {
-        pipeline.xack(batch.stream, batch.group, ...batch.ids);
-        if (batch.deleteEntries) pipeline.xdel(batch.stream, ...batch.ids);
-      }
-      const results = (await bounded(pipeline.exec(), this.driver.operationTimeoutMs, "acks")) ?? [];
-      let position = 0;
-      for (const batch of batches) {
-        const errors = [results[position]?.[0], batch.deleteEntries ? results[position + 1]?.[0] : null].filter((error) => error);
-        position += batch.deleteEntries ? 2 : 1;
-        if (errors.length > 0) batch.reject(errors[0]);
-        else batch.resolve();
-      }
-    } catch (error) {
-      for (const batch of batches) batch.reject(error);
+    this.sent = undefined;
+    await this.driver.whenReady();
+    const pipeline = this.driver.commands.pipeline();
+    for (const batch of batches) {
+      pipeline.xack(batch.stream, batch.group, ...batch.ids);
+      if (batch.deleteEntries) pipeline.xdel(batch.stream, ...batch.ids);
     }
+    const replies = pipeline.exec().then(
+      (results) => {
+        for (const [error] of results ?? []) if (error) this.driver.reportError(error);
+      },
+      (error: unknown) => this.driver.reportError(error),
+    );
+    this.replies.add(replies);
+    void replies.finally(() => this.replies.delete(replies));
   }
 }

@@ -43,54 +43,69 @@ end
 /**
  * KEYS: the group's six streams in order of preference. ARGV: group, consumer, count, minIdle
  * (0: do not reclaim), then one XAUTOCLAIM cursor per stream.
- * For each stream in turn, first reclaims entries idle for minIdle ms (their consumer is presumed
- * dead) with their delivery counts, then reads new entries, until `count` entries are taken.
- * Returns { cursors, { {streamIndex, entries[, deliveryCounts]}... }, lastDeliveredIds }, the
- * group's last delivered id per stream only when nothing was taken: the caller then waits with
- * XREAD from those ids, which wakes it for any entry the group has not been given yet but, unlike
- * XREADGROUP, takes nothing (so nothing is ever read beyond the free slots or out of priority).
+ *
+ * Plans one fetch of up to `count` entries. For each stream in turn: reclaims entries idle for
+ * minIdle ms (their consumer is presumed dead), with their delivery counts; then allots the rest
+ * of `count` to the entries the group has not been given yet (XINFO GROUPS lag on topic streams;
+ * on retry streams, where acked entries are deleted, XLEN minus pending). The caller reads the
+ * allotted counts with plain XREADGROUPs: entries read inside Lua cost Redis a conversion to Lua
+ * values and back, several times the read itself. Between plan and read others may take entries,
+ * so a read returns at most its count: never more than the free slots in total.
+ *
+ * Returns { cursors, { {streamIndex, entries, deliveryCounts}... }, counts, lastDeliveredIds }.
+ * With nothing to take, the caller waits with XREAD from the last delivered ids: that wakes it
+ * for any entry the group has not been given yet, but takes nothing.
  */
-export const fetchScript = new LuaScript(`${TO_MAP}
+export const fetchPlanScript = new LuaScript(`${TO_MAP}
 local group, consumer = ARGV[1], ARGV[2]
 local remaining = tonumber(ARGV[3])
 local min_idle = tonumber(ARGV[4])
-local cursors, out = {}, {}
+local cursors, claimed, counts, last_ids = {}, {}, {}, {}
 for i = 1, #KEYS do
   local cursor = ARGV[4 + i]
   if min_idle > 0 and remaining > 0 then
-    local claimed = redis.call('XAUTOCLAIM', KEYS[i], group, consumer, min_idle, cursor, 'COUNT', remaining)
-    cursor = claimed[1]
-    local entries = claimed[2]
+    local reply = redis.pcall('XAUTOCLAIM', KEYS[i], group, consumer, min_idle, cursor, 'COUNT', remaining)
+    if reply.err then return redis.error_reply('NOGROUP ' .. KEYS[i] .. ': ' .. reply.err) end
+    cursor = reply[1]
+    local entries = reply[2]
     if #entries > 0 then
-      local counts = {}
+      local deliveries = {}
       for j, entry in ipairs(entries) do
         local pending = redis.call('XPENDING', KEYS[i], group, entry[1], entry[1], 1)
-        counts[j] = pending[1] and pending[1][4] or 1
+        deliveries[j] = pending[1] and pending[1][4] or 1
       end
-      out[#out + 1] = { i - 1, entries, counts }
+      claimed[#claimed + 1] = { i - 1, entries, deliveries }
       remaining = remaining - #entries
     end
   end
   cursors[i] = cursor
+  local groups = redis.pcall('XINFO', 'GROUPS', KEYS[i])
+  if groups.err then return redis.error_reply('NOGROUP ' .. KEYS[i] .. ': ' .. groups.err) end
+  local info = nil
+  for _, flat in ipairs(groups) do
+    local candidate = to_map(flat)
+    if candidate['name'] == group then info = candidate end
+  end
+  if info == nil then return redis.error_reply('NOGROUP ' .. KEYS[i] .. ' has no group ' .. group) end
+  last_ids[i] = info['last-delivered-id']
+  counts[i] = 0
   if remaining > 0 then
-    local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', remaining, 'STREAMS', KEYS[i], '>')
-    if read then
-      local entries = read[1][2]
-      out[#out + 1] = { i - 1, entries }
-      remaining = remaining - #entries
+    local available
+    if i % 2 == 1 then
+      available = redis.call('XLEN', KEYS[i]) - info['pending']
+    elseif info['lag'] then
+      available = info['lag']
+    else
+      -- Lag unknown (not expected on topic streams, which are only trimmed): the read decides.
+      available = remaining
+    end
+    if available > 0 then
+      counts[i] = math.min(available, remaining)
+      remaining = remaining - counts[i]
     end
   end
 end
-if #out > 0 then return { cursors, out } end
-local last_ids = {}
-for i = 1, #KEYS do
-  last_ids[i] = '0-0'
-  for _, flat in ipairs(redis.call('XINFO', 'GROUPS', KEYS[i])) do
-    local info = to_map(flat)
-    if info['name'] == group then last_ids[i] = info['last-delivered-id'] end
-  end
-end
-return { cursors, out, last_ids }
+return { cursors, claimed, counts, last_ids }
 `);
 
 /**
