@@ -10,7 +10,9 @@ import { AMQP_PRIORITY, priorityOf } from "./topology";
  * `contentType` and `deliveryMode` 2 (persistent). The driver's own bookkeeping travels in `x-`
  * headers, the namespace RabbitMQ also uses (x-death...); none of them reach the WireMessage:
  *
- * - `x-eventloom-key`: the order key (a dead-lettered or redelivered copy has lost the routing key).
+ * - `x-eventloom-key`: the order key, only when it is not the one the codec derives from the
+ *   `ce_` headers (partition key, else subject, else id): a dead-lettered or redelivered copy has
+ *   lost its routing key, so the key must be recoverable from the message itself.
  * - `x-eventloom-attempt`: deliveries made before this copy was published (absent = 0): set by
  *   `retry` to the attempt that failed, so the next delivery is that + 1.
  * - `x-eventloom-not-before`: epoch ms before which the copy must not be handed out (retry delay).
@@ -39,9 +41,15 @@ export interface Outgoing {
 
 /** `mandatory`: the broker returns the message if no queue takes it (for copies aimed at one queue). */
 export function toOutgoing(exchange: string, routingKey: string, message: WireMessage, state: Readonly<CopyState>, mandatory: boolean): Outgoing {
-  const headers: Record<string, string | number> = { ...message.headers, [KEY_HEADER]: message.key };
-  if (state.attemptsBefore > 0) headers[ATTEMPT_HEADER] = state.attemptsBefore;
-  if (state.notBefore > 0) headers[NOT_BEFORE_HEADER] = state.notBefore;
+  const keyDiffers = message.key !== derivedKey(message.id, message.headers);
+  // The message's own headers object, unless the driver has something to add (the common publish adds nothing).
+  let headers: Record<string, string | number> = message.headers;
+  if (keyDiffers || state.attemptsBefore > 0 || state.notBefore > 0) {
+    headers = { ...message.headers };
+    if (keyDiffers) headers[KEY_HEADER] = message.key;
+    if (state.attemptsBefore > 0) headers[ATTEMPT_HEADER] = state.attemptsBefore;
+    if (state.notBefore > 0) headers[NOT_BEFORE_HEADER] = state.notBefore;
+  }
   return {
     exchange,
     routingKey,
@@ -55,6 +63,11 @@ export function toOutgoing(exchange: string, routingKey: string, message: WireMe
       headers,
     },
   };
+}
+
+/** The key the codec gives a message with these headers. */
+function derivedKey(id: string, headers: Readonly<Record<string, string>>): string {
+  return orderKeyOf({ id, subject: headers.ce_subject, partitionkey: headers.ce_partitionkey });
 }
 
 function numberHeader(value: unknown): number {
@@ -77,8 +90,7 @@ export function fromDelivery(delivery: ConsumeMessage): { message: WireMessage; 
   return {
     message: {
       id,
-      // A message from a plain AMQP client has no key header: the codec's rule over its ce_ headers.
-      key: typeof key === "string" ? key : orderKeyOf({ id, subject: headers.ce_subject, partitionkey: headers.ce_partitionkey }),
+      key: typeof key === "string" ? key : derivedKey(id, headers),
       priority: priorityOf(delivery.properties.priority as number | undefined),
       headers,
       body: delivery.content.toString("utf8"),
