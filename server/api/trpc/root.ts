@@ -1,8 +1,11 @@
 import { createCallerFactory, createTRPCRouter } from "./init";
 import { apiKeysRouter } from "./routers/api-keys";
+import { deadLettersRouter } from "./routers/dead-letters";
 import { eventTypesRouter } from "./routers/event-types";
 import { eventsRouter } from "./routers/events";
 import { overviewRouter } from "./routers/overview";
+import { queuesRouter } from "./routers/queues";
+import { replaysRouter } from "./routers/replays";
 import { sessionRouter } from "./routers/session";
 import { usersRouter } from "./routers/users";
 
@@ -13,6 +16,9 @@ export const appRouter = createTRPCRouter({
   eventTypes: eventTypesRouter,
   apiKeys: apiKeysRouter,
   users: usersRouter,
+  queues: queuesRouter,
+  deadLetters: deadLettersRouter,
+  replays: replaysRouter,
 });
 
 export type AppRouter = typeof appRouter;
