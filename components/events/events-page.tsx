@@ -1,10 +1,11 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { ExternalLink, History, Radio, Send } from "lucide-react";
+import { ExternalLink, History, Radio, RotateCcw, Send } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useMemo, useState, type ReactNode } from "react";
+import { ReplayDialog } from "../replays/replay-dialog";
 import { useTRPC } from "../trpc";
 import { Button } from "../ui/button";
 import { Drawer } from "../ui/overlay";
@@ -41,6 +42,7 @@ export function EventsPage() {
 
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [publishOpen, setPublishOpen] = useState(false);
+  const [replayOpen, setReplayOpen] = useState(false);
 
   const setTab = useCallback(
     (next: Tab) => {
@@ -69,12 +71,20 @@ export function EventsPage() {
         title="Events"
         description="Watch events as they are committed, search the log, and publish test events."
         actions={
-          me.data?.canPublish ? (
-            <Button onClick={() => setPublishOpen(true)} data-testid="open-publish">
-              <Send aria-hidden />
-              Publish event
-            </Button>
-          ) : null
+          <>
+            {tab === "history" && me.data?.isAdmin ? (
+              <Button variant="outline" onClick={() => setReplayOpen(true)} data-testid="open-replay" title="Deliver events of the log again to a subscription">
+                <RotateCcw aria-hidden />
+                Replay
+              </Button>
+            ) : null}
+            {me.data?.canPublish ? (
+              <Button onClick={() => setPublishOpen(true)} data-testid="open-publish">
+                <Send aria-hidden />
+                Publish event
+              </Button>
+            ) : null}
+          </>
         }
       />
 
@@ -112,6 +122,8 @@ export function EventsPage() {
       >
         <div className="p-5">{selectedId ? <EventDetail key={selectedId} id={selectedId} eventLink={drawerLink} /> : null}</div>
       </Drawer>
+
+      {me.data?.isAdmin ? <ReplayDialog open={replayOpen} onClose={() => setReplayOpen(false)} initialTypes={initialFilters.types} /> : null}
 
       <Drawer open={publishOpen} onClose={closePublish} title="Publish an event" className="max-w-2xl">
         <PublishForm

@@ -1,0 +1,304 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import { ArchiveX, History, Layers, Radio, RotateCcw } from "lucide-react";
+import Link from "next/link";
+import { useCallback, useState, type ReactNode } from "react";
+import { useTRPC, type RouterOutputs } from "../trpc";
+import { Badge } from "../ui/badge";
+import { Button } from "../ui/button";
+import { Card } from "../ui/card";
+import { cn } from "../ui/cn";
+import { EmptyState } from "../ui/empty-state";
+import { ErrorState } from "../ui/error-state";
+import { PageHeader } from "../ui/page-header";
+import { RefreshControl, useRefreshInterval } from "../ui/refresh-control";
+import { Skeleton } from "../ui/spinner";
+import { Table, Td, Th, THead } from "../ui/table";
+import { TypeBadge } from "../ui/type-badge";
+import { RecentReplays, ReplayDialog } from "../replays/replay-dialog";
+import { Sparkline } from "./sparkline";
+
+type Snapshot = RouterOutputs["queues"]["list"];
+type Queue = Snapshot["items"][number];
+
+const INTERVALS = [1_000, 5_000, 15_000] as const;
+const ALLOWED_INTERVALS = [0, ...INTERVALS];
+
+const transportTone = { postgres: "primary", redis: "danger", kafka: "neutral", rabbitmq: "warning", memory: "neutral" } as const;
+
+function formatRate(rate: number): string {
+  if (rate === 0) return "0";
+  if (rate < 10) return rate.toFixed(1);
+  return Math.round(rate).toLocaleString();
+}
+
+function Figure({ value, tone, testId }: { value: number; tone?: "warning" | "danger"; testId?: string }) {
+  return (
+    <span
+      data-testid={testId}
+      className={cn(
+        "font-mono text-sm tabular-nums",
+        value === 0 && "text-muted-foreground",
+        value > 0 && tone === "warning" && "font-medium text-amber-700 dark:text-amber-300",
+        value > 0 && tone === "danger" && "font-medium text-danger",
+      )}
+    >
+      {value.toLocaleString()}
+    </span>
+  );
+}
+
+function Stat({ label, value, hint }: { label: string; value: ReactNode; hint?: ReactNode }) {
+  return (
+    <Card className="px-4 py-3.5">
+      <p className="text-xs font-medium tracking-wide text-muted-foreground uppercase">{label}</p>
+      <p className="mt-1 text-xl font-semibold tracking-tight tabular-nums">{value}</p>
+      {hint ? <p className="mt-0.5 truncate text-xs text-muted-foreground">{hint}</p> : null}
+    </Card>
+  );
+}
+
+function LiveStatus({ paused, status, at }: { paused: boolean; status: string; at: number | undefined }) {
+  const state = paused ? "paused" : status === "error" ? "error" : status === "pending" ? "live" : "connecting";
+  const text = { paused: "Paused", error: "Reconnecting…", live: "Live", connecting: "Connecting…" }[state];
+  return (
+    <span className="inline-flex items-center gap-2 text-xs text-muted-foreground" data-testid="queues-status" data-status={state}>
+      <span
+        className={cn(
+          "size-2 rounded-full",
+          state === "live" && "animate-pulse bg-emerald-500",
+          state === "paused" && "bg-muted-foreground/50",
+          state === "error" && "bg-danger",
+          state === "connecting" && "bg-amber-500",
+        )}
+        aria-hidden
+      />
+      {text}
+      {at ? <span className="tabular-nums">· updated {new Date(at).toLocaleTimeString(undefined, { hour12: false })}</span> : null}
+    </span>
+  );
+}
+
+function QueueRow({ queue, canReplay, onReplay }: { queue: Queue; canReplay: boolean; onReplay(name: string): void }) {
+  const points = queue.history.map((sample) => ({ at: sample.at, value: sample.ratePerSecond }));
+  return (
+    <tr className="border-b border-border align-top last:border-b-0" data-testid="queue-row" data-queue={queue.name}>
+      <Td className="py-3">
+        <div className="flex items-center gap-2">
+          <span className="font-mono text-sm font-medium">{queue.name}</span>
+          <Badge tone={queue.running ? "success" : "neutral"} data-testid="queue-running">
+            <span className={cn("size-1.5 rounded-full", queue.running ? "bg-emerald-500" : "bg-muted-foreground/60")} aria-hidden />
+            {queue.running ? "running" : "stopped"}
+          </Badge>
+        </div>
+        <p className="mt-1 max-w-md text-xs text-muted-foreground">{queue.description}</p>
+        <div className="mt-1.5 flex flex-wrap gap-1">
+          {queue.types.map((type) => (
+            <TypeBadge key={type} type={type} />
+          ))}
+        </div>
+      </Td>
+      <Td className="py-3">
+        <Badge tone={transportTone[queue.transport as keyof typeof transportTone] ?? "neutral"}>{queue.transport}</Badge>
+        <dl className="mt-1.5 grid grid-cols-[auto_1fr] gap-x-2 text-xs">
+          <dt className="text-muted-foreground">topic</dt>
+          <dd className="truncate font-mono">{queue.topic}</dd>
+          <dt className="text-muted-foreground">group</dt>
+          <dd className="truncate font-mono">{queue.group}</dd>
+        </dl>
+      </Td>
+      <Td className="py-3 text-right">
+        <Figure value={queue.depth} testId="queue-depth" />
+      </Td>
+      <Td className="py-3 text-right">
+        <Figure value={queue.lag} tone="warning" testId="queue-lag" />
+      </Td>
+      <Td className="py-3 text-right">
+        <Figure value={queue.inFlight} testId="queue-in-flight" />
+      </Td>
+      <Td className="py-3">
+        <div className="flex items-center justify-end gap-3">
+          <span className="font-mono text-sm tabular-nums" data-testid="queue-rate">
+            {formatRate(queue.ratePerSecond)}
+            <span className="ml-0.5 text-xs text-muted-foreground">/s</span>
+          </span>
+          <Sparkline points={points} label={`${queue.name}: processed per second over the last minute`} />
+        </div>
+      </Td>
+      <Td className="py-3 text-right">
+        <span className="font-mono text-sm tabular-nums" data-testid="queue-processed">
+          {queue.processed.toLocaleString()}
+        </span>
+        {queue.failed > 0 ? <p className="text-xs text-muted-foreground tabular-nums">{queue.failed.toLocaleString()} failed attempts</p> : null}
+      </Td>
+      <Td className="py-3 text-right">
+        {queue.deadLettered > 0 ? (
+          <Link
+            href={`/dead-letters?subscription=${encodeURIComponent(queue.name)}`}
+            className="inline-flex items-center gap-1 rounded-md px-1.5 py-0.5 font-mono text-sm font-medium text-danger tabular-nums hover:bg-danger-soft"
+            data-testid="queue-dead-lettered"
+            title={`Open the dead letters of ${queue.name}`}
+          >
+            <ArchiveX className="size-3.5" aria-hidden />
+            {queue.deadLettered.toLocaleString()}
+          </Link>
+        ) : (
+          <span className="font-mono text-sm text-muted-foreground tabular-nums" data-testid="queue-dead-lettered">
+            0
+          </span>
+        )}
+      </Td>
+      <Td className="py-3 text-right">
+        {canReplay ? (
+          <Button variant="ghost" size="xs" onClick={() => onReplay(queue.name)} title={`Replay events of the log to ${queue.name}`}>
+            <RotateCcw aria-hidden />
+            Replay
+          </Button>
+        ) : null}
+      </Td>
+    </tr>
+  );
+}
+
+export function QueuesPage() {
+  const trpc = useTRPC();
+  const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
+  const isAdmin = me.data?.isAdmin ?? false;
+  const [refresh, setRefresh] = useRefreshInterval("queues", 1_000, ALLOWED_INTERVALS);
+  const paused = refresh === 0;
+  const [snapshot, setSnapshot] = useState<Snapshot | undefined>(undefined);
+  const [replayFor, setReplayFor] = useState<string | null | undefined>(undefined);
+
+  const onData = useCallback((data: Snapshot) => setSnapshot(data), []);
+  const live = useSubscription(trpc.queues.live.subscriptionOptions({ intervalMs: refresh || 1_000 }, { enabled: !paused, onData }));
+
+  const items = snapshot?.items ?? [];
+  const totals = items.reduce(
+    (sum, queue) => ({
+      depth: sum.depth + queue.depth,
+      lag: sum.lag + queue.lag,
+      inFlight: sum.inFlight + queue.inFlight,
+      deadLettered: sum.deadLettered + queue.deadLettered,
+      rate: sum.rate + queue.ratePerSecond,
+    }),
+    { depth: 0, lag: 0, inFlight: 0, deadLettered: 0, rate: 0 },
+  );
+
+  return (
+    <>
+      <PageHeader
+        title="Queues"
+        description="Subscriptions on the configured transport: how much waits, how fast it moves, and what failed."
+        actions={
+          <>
+            <LiveStatus paused={paused} status={live.status} at={snapshot?.at} />
+            <RefreshControl value={refresh} onChange={setRefresh} intervals={INTERVALS} resumeTo={1_000} />
+            {isAdmin ? (
+              <Button variant="outline" onClick={() => setReplayFor(null)} data-testid="open-replay">
+                <History aria-hidden />
+                Replay
+              </Button>
+            ) : null}
+          </>
+        }
+      />
+
+      {snapshot ? (
+        <div className="mb-5 grid grid-cols-2 gap-3 md:grid-cols-5">
+          <Stat label="Subscriptions" value={items.length} hint={`${items.filter((queue) => queue.running).length} running here`} />
+          <Stat label="Depth" value={totals.depth.toLocaleString()} hint="published, not yet settled" />
+          <Stat label="Lag" value={totals.lag.toLocaleString()} hint="not yet handed out" />
+          <Stat label="Processing" value={`${formatRate(totals.rate)}/s`} hint={`${totals.inFlight.toLocaleString()} in flight`} />
+          <Stat
+            label="Dead-lettered"
+            value={<span className={totals.deadLettered > 0 ? "text-danger" : undefined}>{totals.deadLettered.toLocaleString()}</span>}
+            hint={
+              totals.deadLettered > 0 ? (
+                <Link href="/dead-letters" className="text-primary hover:underline">
+                  Review dead letters
+                </Link>
+              ) : (
+                "nothing failed for good"
+              )
+            }
+          />
+        </div>
+      ) : null}
+
+      <Card className="overflow-hidden" data-testid="queues-table">
+        {!snapshot ? (
+          live.status === "error" ? (
+            <ErrorState title="Could not load the queues" error={live.error} onRetry={() => live.reset()} />
+          ) : paused ? (
+            <EmptyState icon={Radio} title="Live updates are paused" action={<Button onClick={() => setRefresh(1_000)}>Resume</Button>}>
+              Resume to load the subscriptions and their figures.
+            </EmptyState>
+          ) : (
+            <div className="space-y-2 p-5">
+              {Array.from({ length: 3 }, (_, index) => (
+                <Skeleton key={index} className="h-16 w-full" />
+              ))}
+            </div>
+          )
+        ) : items.length === 0 ? (
+          <EmptyState icon={Layers} title="No subscriptions">
+            Subscriptions defined in the runtime appear here once this process knows them.
+          </EmptyState>
+        ) : (
+          <>
+            {live.status === "error" ? (
+              <div className="border-b border-border bg-danger-soft px-5 py-2 text-xs text-danger" role="alert">
+                Live updates were interrupted; retrying. The figures below are from {new Date(snapshot.at).toLocaleTimeString(undefined, { hour12: false })}.
+              </div>
+            ) : null}
+            <Table>
+              <THead>
+                <tr>
+                  <Th>Subscription</Th>
+                  <Th>Transport</Th>
+                  <Th className="text-right" title="Published to the topic and not yet settled by the group">
+                    Depth
+                  </Th>
+                  <Th className="text-right" title="Not yet handed out to any consumer">
+                    Lag
+                  </Th>
+                  <Th className="text-right" title="Handed out and not yet settled">
+                    In flight
+                  </Th>
+                  <Th className="text-right" title="Processed per second (last 10 s), and the last minute">
+                    Rate
+                  </Th>
+                  <Th className="text-right" title="Handled successfully by this process since it started">
+                    Processed
+                  </Th>
+                  <Th className="text-right">Dead-lettered</Th>
+                  <Th>
+                    <span className="sr-only">Actions</span>
+                  </Th>
+                </tr>
+              </THead>
+              <tbody>
+                {items.map((queue) => (
+                  <QueueRow key={queue.name} queue={queue} canReplay={isAdmin} onReplay={setReplayFor} />
+                ))}
+              </tbody>
+            </Table>
+          </>
+        )}
+      </Card>
+
+      {isAdmin ? <RecentReplays className="mt-5" /> : null}
+
+      {isAdmin ? (
+        <ReplayDialog
+          open={replayFor !== undefined}
+          onClose={() => setReplayFor(undefined)}
+          subscription={replayFor ?? undefined}
+          subscriptions={items.map((queue) => queue.name)}
+        />
+      ) : null}
+    </>
+  );
+}
