@@ -61,9 +61,15 @@ export const taskFailedSchema = z.object({
 export const taskDeadSchema = z.object({
   taskId,
   taskType,
-  attempts: attempt,
+  /** 0 when the task never ran (`not_queued`). */
+  attempts: z.number().int().nonnegative(),
   error: taskError,
-  reason: z.enum(["non_retryable", "attempts_exhausted"]),
+  /**
+   * `non_retryable`: the handler said retrying cannot help. `attempts_exhausted`: the last attempt
+   * failed. `not_queued`: the transport refused the task's message; the task was removed and its
+   * submitter told to retry.
+   */
+  reason: z.enum(["non_retryable", "attempts_exhausted", "not_queued"]),
 });
 
 export type TaskQueuedData = z.infer<typeof taskQueuedSchema>;
@@ -81,5 +87,5 @@ export function registerTaskEventTypes(registry: EventTypeRegistry): void {
   define(TASK_EVENT_TYPES.progress, "A running task reported progress.", taskProgressSchema);
   define(TASK_EVENT_TYPES.succeeded, "A task finished; `result` is the handler's result.", taskSucceededSchema);
   define(TASK_EVENT_TYPES.failed, "An attempt failed (an error or its timeout); a retry is scheduled.", taskFailedSchema);
-  define(TASK_EVENT_TYPES.dead, "A task failed for good (non-retryable, or out of attempts) and was dead-lettered.", taskDeadSchema);
+  define(TASK_EVENT_TYPES.dead, "A task failed for good (non-retryable, or out of attempts) and was dead-lettered, or could not be queued.", taskDeadSchema);
 }

@@ -258,7 +258,9 @@ export class TaskQueue {
   // Submitting and reading
 
   async submit(request: SubmitTaskRequest): Promise<SubmittedTask> {
-    const definition = this.validate(request);
+    // The input travels and is stored as JSON: validate the JSON form, which is what workers get.
+    const input = jsonOf(request.input);
+    const definition = this.validate(request, input);
     const now = this.nowIso();
     const id = newId();
     const priority = request.priority ?? definition.priority;
@@ -267,14 +269,14 @@ export class TaskQueue {
     const fingerprint =
       idempotencyKey === null
         ? null
-        : createHash("sha256").update(canonicalJson({ type: request.type, input: request.input, priority: request.priority ?? null, key })).digest("hex");
+        : createHash("sha256").update(canonicalJson({ type: request.type, input: input.ok ? input.value : null, priority: request.priority ?? null, key })).digest("hex");
     const record: TaskRecord = {
       id,
       type: definition.type,
       priority,
       key,
       status: "queued",
-      input: request.input === undefined ? null : structuredClone(request.input),
+      input: input.ok ? input.value : null,
       result: null,
       error: null,
       attempts: 0,
@@ -314,16 +316,7 @@ export class TaskQueue {
       },
       () => this.clock.now(),
     );
-    try {
-      await this.options.driver.publish(this.topic, [toWireMessage(message)]);
-    } catch (error) {
-      // Nothing will run it: a task record left behind would wait as `queued` forever.
-      await this.options.store.delete(id).catch((deleteError: unknown) => this.report({ stage: "enqueue", error: deleteError, taskId: id }));
-      throw new EngineError("unavailable", `The task could not be queued: the ${this.options.driver.kind} transport did not accept it`, {
-        cause: error,
-        retryAfterSeconds: 5,
-      });
-    }
+    // Announced before the message goes out, so `task.queued` precedes whatever the worker records.
     await this.emit(task, message, TASK_EVENT_TYPES.queued, {
       taskId: id,
       taskType: task.type,
@@ -332,6 +325,19 @@ export class TaskQueue {
       maxAttempts: task.maxAttempts,
       timeoutMs: task.timeoutMs,
     } satisfies TaskQueuedData);
+    try {
+      await this.options.driver.publish(this.topic, [toWireMessage(message)]);
+    } catch (error) {
+      // Nothing will run it: a record left behind would wait as `queued` forever. The caller is
+      // told to retry (503), and the log says what became of the announced task.
+      await this.options.store.delete(id).catch((deleteError: unknown) => this.report({ stage: "enqueue", error: deleteError, taskId: id }));
+      const described = describeError(error);
+      await this.emit(task, message, TASK_EVENT_TYPES.dead, { taskId: id, taskType: task.type, attempts: 0, error: described, reason: "not_queued" } satisfies TaskDeadData);
+      throw new EngineError("unavailable", `The task could not be queued: the ${this.options.driver.kind} transport did not accept it`, {
+        cause: error,
+        retryAfterSeconds: 5,
+      });
+    }
     return { id, status: task.status, replayed: false, task };
   }
 
@@ -437,7 +443,7 @@ export class TaskQueue {
   // -------------------------------------------------------------------------------------------
   // Internals
 
-  private validate(request: SubmitTaskRequest): ResolvedTaskType {
+  private validate(request: SubmitTaskRequest, input: { ok: true; value: unknown } | { ok: false }): ResolvedTaskType {
     const issues: FieldIssue[] = [];
     const known = [...this.types.keys()].sort().join(", ");
     const definition = typeof request.type === "string" ? this.types.get(request.type) : undefined;
@@ -452,8 +458,14 @@ export class TaskQueue {
       issues.push({ path: "idempotencyKey", message: "must be 1 to 500 characters" });
     }
     if (definition) {
-      const parsed = definition.input.safeParse(request.input);
-      if (!parsed.success) issues.push(...inputIssues(parsed.error));
+      if (request.input === undefined) {
+        issues.push({ path: "input", message: "is required" });
+      } else if (!input.ok) {
+        issues.push({ path: "input", message: "must be JSON (no functions, bigints or cycles)" });
+      } else {
+        const parsed = definition.input.safeParse(input.value);
+        if (!parsed.success) issues.push(...inputIssues(parsed.error));
+      }
     }
     if (issues.length > 0 || !definition) {
       const first = issues[0];
@@ -694,6 +706,16 @@ export class TaskQueue {
       this.active.delete(controller);
     });
     return { outcome, writes: () => chain, lastProgress: () => last };
+  }
+}
+
+/** The value as JSON carries it (dates become strings, undefined properties vanish). */
+function jsonOf(value: unknown): { ok: true; value: unknown } | { ok: false } {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? { ok: false } : { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
   }
 }
 

@@ -158,7 +158,21 @@ describe("TaskQueue.submit", () => {
       "validation",
     );
     expect(priority.issues.map((issue) => issue.path)).toEqual(["priority", "key"]);
+
+    const missing = await expectEngineError(queue.submit({ type: "ocr_processing", input: undefined }), "validation");
+    expect(missing.issues).toEqual([{ path: "input", message: "is required" }]);
+    const notJson = await expectEngineError(queue.submit({ type: "ocr_processing", input: { sheetId: "s", pageCount: 1, n: BigInt(1) } }), "validation");
+    expect(notJson.issues).toEqual([{ path: "input", message: expect.stringContaining("must be JSON") }]);
     expect((await store.list({ limit: 10 })).items).toEqual([]);
+  });
+
+  it("validates and stores the input as JSON carries it", async () => {
+    const { queue } = setup();
+    queue.define(defineTaskType({ type: "dated", input: z.object({ at: z.iso.datetime() }), handler: async (input) => input.at }));
+    const { id } = await queue.submit({ type: "dated", input: { at: new Date("2026-05-01T10:00:00.000Z"), dropped: undefined } });
+    expect((await queue.get(id))?.input).toEqual({ at: "2026-05-01T10:00:00.000Z" });
+    await queue.start();
+    await eventually(async () => expect((await queue.get(id))?.result).toBe("2026-05-01T10:00:00.000Z"));
   });
 
   it("records the task as queued, publishes its message with the priority and key, and a task.queued event", async () => {
@@ -214,7 +228,7 @@ describe("TaskQueue.submit", () => {
   });
 
   it("removes the task and answers unavailable when the transport refuses the message", async () => {
-    const { queue, driver, store } = setup();
+    const { queue, driver, store, eventStore } = setup();
     queue.define(sheetTask("ocr_processing", async () => null));
     driver.publish = async () => {
       throw new Error("broker down");
@@ -222,6 +236,10 @@ describe("TaskQueue.submit", () => {
     const error = await expectEngineError(queue.submit({ type: "ocr_processing", input: { sheetId: "s", pageCount: 1 }, idempotencyKey: "k" }), "unavailable");
     expect(error.retryAfterSeconds).toBe(5);
     expect((await store.list({ limit: 10 })).items).toEqual([]);
+    // The log says what became of the announced task.
+    const { events } = await eventStore.readAll({ limit: 10 });
+    expect(events.map((event) => event.type)).toEqual(["task.queued", "task.dead"]);
+    expect(events[1]!.data).toMatchObject({ attempts: 0, reason: "not_queued", error: { type: "Error", message: "broker down" } });
   });
 });
 
