@@ -108,6 +108,7 @@ export class KafkaGroupConsumer {
   private finishing: Promise<void> | undefined;
   private dispatchQueued = false;
   private dueTimer: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  private leaveTimer: ReturnType<typeof setTimeout> | undefined;
   // Progress writer: one OffsetCommit in flight, at most one per commitIntervalMs.
   private readonly dirty = new Set<PartitionState>();
   private writeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -131,8 +132,11 @@ export class KafkaGroupConsumer {
       maxWaitTimeInMs: settings.maxWaitMs,
       allowAutoTopicCreation: false,
     });
-    const { GROUP_JOIN, FETCH_START, CRASH } = this.consumer.events;
+    const { GROUP_JOIN, FETCH_START, CRASH, REBALANCING } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment));
+    // Partitions may move to another member, which starts from the committed offsets: commit what
+    // is settled now rather than at the next interval, so it is not handed out again there.
+    this.consumer.on(REBALANCING, () => void this.flush());
     // The fetcher starts a fetch once every batch of the previous one is buffered: the moment to
     // hand out, with all partitions' records in view, so priorities are compared across them.
     this.consumer.on(FETCH_START, () => this.queueDispatch());
@@ -155,13 +159,18 @@ export class KafkaGroupConsumer {
     return this.names.groupId === groupId;
   }
 
-  /** Stops handing out; leaves the group once every delivery is settled (or at close()). */
+  /**
+   * Stops handing out. The member stays in the group (its partitions paused) while deliveries are
+   * being settled, and leaves once they all are, or after redeliveryAfterMs: deliveries still
+   * unsettled then go to the other members, as if this one had died, and settling them rejects.
+   */
   stop(): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
       this.pauseAll();
       this.clearDueTimer();
       if (this.outstanding === 0) void this.finish();
+      else this.leaveTimer = setTimeout(() => void this.finish(), this.host.settings.redeliveryAfterMs);
     }
     return Promise.resolve();
   }
@@ -185,6 +194,7 @@ export class KafkaGroupConsumer {
   private finish(): Promise<void> {
     this.finishing ??= (async () => {
       this.closed = true;
+      clearTimeout(this.leaveTimer);
       if (this.writeTimer) clearTimeout(this.writeTimer);
       this.writeTimer = undefined;
       await this.writing;

@@ -197,6 +197,34 @@ describe("kafka transport", () => {
     expect(await driver.figures(topic, group)).toEqual({ depth: 9, lag: 6, inFlight: 3 });
   });
 
+  it("a stopped consumer whose deliveries stay unsettled leaves its group after redeliveryAfterMs; another member gets them", async () => {
+    const driver = await open();
+    const other = await open();
+    const { topic, group } = names();
+    await driver.ensureGroup(topic, group);
+    await driver.publish(topic, [message(1), message(2)]);
+    const deliveries: BrokerDelivery[] = [];
+    const handle = await driver.consume({ topic, group, consumer: "stopping", prefetch: 10 }, (delivery) => deliveries.push(delivery));
+    await eventually(() => expect(deliveries).toHaveLength(2));
+    const stoppedAt = Date.now();
+    await handle.stop();
+
+    const admin = rawKafka.admin();
+    await admin.connect();
+    try {
+      const members = async () => (await admin.describeGroups([`${prefix}.${topic}:${group}`])).groups[0]?.members.length;
+      expect(await members()).toBe(1);
+      await eventually(async () => expect(await members()).toBe(0), 10_000);
+      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1_000);
+    } finally {
+      await admin.disconnect();
+    }
+    const taken = await collect(other, topic, group);
+    await eventually(() => expect(taken).toHaveLength(2));
+    expect(taken.map((delivery) => delivery.attempt)).toEqual([2, 2]);
+    await expect(deliveries[0]?.ack()).rejects.toMatchObject({ code: "unavailable" });
+  });
+
   it("retry and redeliver reach only their own group, with the attempt they name", async () => {
     const driver = await open();
     const { topic, group } = names();
