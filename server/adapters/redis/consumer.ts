@@ -16,10 +16,18 @@ export interface ConsumerContext {
   openConnection(name: string): Redis;
   ensureGroup(topic: string, group: string): Promise<void>;
   /** Acks (and deletes, on retry streams) an entry, batched with other acks of the same moment. */
-  ack(stream: string, group: string, entryId: string, deleteEntry: boolean): Promise<void>;
+  ack(target: AckTarget, entryId: string): Promise<void>;
   /** Waits, bounded, for the command connection. */
   whenReady(): Promise<void>;
   reportError(error: unknown): void;
+}
+
+/** Where a group's entries of one stream are acked. */
+export interface AckTarget {
+  readonly stream: string;
+  readonly group: string;
+  /** Retry streams belong to one group: their entries are deleted once acked. */
+  readonly deleteEntries: boolean;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -61,8 +69,9 @@ export class StreamConsumer {
   private readonly claimEveryMs: number;
   private readonly blockMs: number;
   private readonly heartbeatEveryMs: number;
-  /** Deliveries handed out and not settled, by `streamIndex entryId`: when last renewed. */
-  private readonly held = new Map<string, number>();
+  /** Deliveries handed out and not settled, per stream by entry id. */
+  private readonly held: Array<Map<string, RedisDelivery>> = Array.from({ length: STREAMS_PER_GROUP }, () => new Map());
+  private readonly ackTargets: AckTarget[];
   private outstanding = 0;
   private running = true;
   private lastClaimAt = 0;
@@ -90,6 +99,7 @@ export class StreamConsumer {
     private readonly onDelivery: (delivery: BrokerDelivery) => void,
   ) {
     this.keys = groupKeys(context.keyPrefix, spec.topic, spec.group);
+    this.ackTargets = this.keys.streams.map((stream, index) => ({ stream, group: spec.group, deleteEntries: isRetryStream(index) }));
     const redeliveryAfterMs = context.redeliveryAfterMs;
     this.claimEveryMs = Math.min(5_000, Math.max(10, Math.round(redeliveryAfterMs / 4)));
     // The loop looks for dead consumers' entries when it wakes, so it never blocks longer.
@@ -134,7 +144,7 @@ export class StreamConsumer {
     this.forceStop();
     await this.loop;
     this.blocking.disconnect();
-    if (this.held.size === 0) clearInterval(this.maintenanceTimer);
+    if (this.outstanding === 0) clearInterval(this.maintenanceTimer);
   }
 
   private async run(): Promise<void> {
@@ -212,12 +222,12 @@ export class StreamConsumer {
   }
 
   private handOut(streamIndex: number, [entryId, fields]: StreamEntry, deliveryCount: number): void {
-    const heldKey = `${streamIndex} ${entryId}`;
+    const held = this.held[streamIndex] as Map<string, RedisDelivery>;
     // Reclaimed from ourselves (a renewal came too late): it is still being handled here.
-    if (this.held.has(heldKey)) return;
-    this.held.set(heldKey, Date.now());
+    if (held.has(entryId)) return;
     const { message, firstAttempt } = fromFields(fields, streamPriority(streamIndex));
-    const delivery = new RedisDelivery(this, streamIndex, entryId, heldKey, message, firstAttempt + deliveryCount - 1);
+    const delivery = new RedisDelivery(this, streamIndex, entryId, message, firstAttempt + deliveryCount - 1);
+    held.set(entryId, delivery);
     this.outstanding += 1;
     try {
       this.onDelivery(delivery);
@@ -229,8 +239,8 @@ export class StreamConsumer {
   /** Called once per delivery when it is acked or retried. */
   settle(delivery: RedisDelivery): void {
     this.outstanding -= 1;
-    this.held.delete(delivery.heldKey);
-    if (!this.running && this.held.size === 0) clearInterval(this.maintenanceTimer);
+    this.held[delivery.streamIndex]?.delete(delivery.entryId);
+    if (!this.running && this.outstanding === 0) clearInterval(this.maintenanceTimer);
     // Let the acks of the same moment land first, so the next fetch fills many slots at once.
     if (this.wakeLoop && !this.wakeScheduled) {
       this.wakeScheduled = true;
@@ -242,7 +252,7 @@ export class StreamConsumer {
   }
 
   ack(delivery: RedisDelivery): Promise<void> {
-    return this.context.ack(this.keys.streams[delivery.streamIndex] as string, this.spec.group, delivery.entryId, isRetryStream(delivery.streamIndex));
+    return this.context.ack(this.ackTargets[delivery.streamIndex] as AckTarget, delivery.entryId);
   }
 
   async retry(delivery: RedisDelivery, delayMs: number): Promise<void> {
@@ -310,14 +320,15 @@ export class StreamConsumer {
     const now = Date.now();
     const dueBefore = now - this.heartbeatEveryMs;
     const byStream = new Map<number, string[]>();
-    for (const [heldKey, renewedAt] of this.held) {
-      if (renewedAt > dueBefore) continue;
-      const [streamIndex, entryId] = heldKey.split(" ") as [string, string];
-      const ids = byStream.get(Number(streamIndex)) ?? [];
-      ids.push(entryId);
-      byStream.set(Number(streamIndex), ids);
-      this.held.set(heldKey, now);
-    }
+    this.held.forEach((deliveries, streamIndex) => {
+      for (const delivery of deliveries.values()) {
+        if (delivery.renewedAt > dueBefore) continue;
+        delivery.renewedAt = now;
+        const ids = byStream.get(streamIndex) ?? [];
+        ids.push(delivery.entryId);
+        byStream.set(streamIndex, ids);
+      }
+    });
     if (byStream.size === 0) return;
     await this.context.whenReady();
     const calls: Array<Promise<unknown>> = [];
@@ -361,12 +372,13 @@ export class StreamConsumer {
 
 class RedisDelivery implements BrokerDelivery {
   private settled = false;
+  /** When this consumer last told Redis it still holds the entry (handing out counts). */
+  renewedAt = Date.now();
 
   constructor(
     private readonly consumer: StreamConsumer,
     readonly streamIndex: number,
     readonly entryId: string,
-    readonly heldKey: string,
     readonly message: WireMessage,
     readonly attempt: number,
   ) {}

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { ConsumeSpec, ConsumerHandle, BrokerDelivery, QueueFigures, TransportDriver, WireMessage } from "@/server/engine/transport/driver";
 import { priorities } from "@/server/engine/core/envelope";
 import { assertRedisVersion, bounded, openConnection, unavailable, whenReady } from "./connection";
-import { StreamConsumer, type ConsumerContext } from "./consumer";
+import { StreamConsumer, type AckTarget, type ConsumerContext } from "./consumer";
 import { groupKeys, isRetryStream, topicStreamKey } from "./keys";
 import type { ResolvedRedisDriverOptions } from "./options";
 import { trimScript } from "./scripts";
@@ -214,8 +214,8 @@ export class RedisStreamsDriver implements TransportDriver, ConsumerContext {
     await bounded(this.commands.ping(), this.operationTimeoutMs, "PING");
   }
 
-  ack(stream: string, group: string, entryId: string, deleteEntry: boolean): Promise<void> {
-    return this.acks.add(stream, group, entryId, deleteEntry);
+  ack(target: AckTarget, entryId: string): Promise<void> {
+    return this.acks.add(target, entryId);
   }
 
   async close(): Promise<void> {
@@ -246,13 +246,6 @@ function findGroup(groups: unknown, name: string): GroupInfo | undefined {
   return undefined;
 }
 
-interface AckBatch {
-  stream: string;
-  group: string;
-  ids: string[];
-  deleteEntries: boolean;
-}
-
 /**
  * Acks made in the same moment (one turn of the event loop) go to Redis together: one pipeline,
  * one XACK per stream with every id (plus XDEL on retry streams).
@@ -265,20 +258,16 @@ interface AckBatch {
  * down, the ack waits for it up to `operationTimeoutMs`, then rejects.
  */
 class AckBatcher {
-  private batches = new Map<string, AckBatch>();
+  private batches = new Map<AckTarget, string[]>();
   private sent: Promise<void> | undefined;
   private readonly replies = new Set<Promise<unknown>>();
 
   constructor(private readonly driver: RedisStreamsDriver) {}
 
-  add(stream: string, group: string, entryId: string, deleteEntry: boolean): Promise<void> {
-    const batchKey = `${group}\n${stream}`;
-    let batch = this.batches.get(batchKey);
-    if (!batch) {
-      batch = { stream, group, ids: [], deleteEntries: deleteEntry };
-      this.batches.set(batchKey, batch);
-    }
-    batch.ids.push(entryId);
+  add(target: AckTarget, entryId: string): Promise<void> {
+    const ids = this.batches.get(target);
+    if (ids) ids.push(entryId);
+    else this.batches.set(target, [entryId]);
     this.sent ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
     return this.sent;
   }
@@ -290,14 +279,14 @@ class AckBatcher {
   }
 
   private async flush(): Promise<void> {
-    const batches = [...this.batches.values()];
+    const batches = this.batches;
     this.batches = new Map();
     this.sent = undefined;
     await this.driver.whenReady();
     const pipeline = this.driver.commands.pipeline();
-    for (const batch of batches) {
-      pipeline.xack(batch.stream, batch.group, ...batch.ids);
-      if (batch.deleteEntries) pipeline.xdel(batch.stream, ...batch.ids);
+    for (const [{ stream, group, deleteEntries }, ids] of batches) {
+      pipeline.xack(stream, group, ...ids);
+      if (deleteEntries) pipeline.xdel(stream, ...ids);
     }
     const replies = pipeline.exec().then(
       (results) => {
