@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import amqp, { type Channel, type ConfirmChannel } from "amqplib";
-import { createRabbitmqDriver, DEFAULT_RETRY_TIERS_MS } from "@/server/adapters/rabbitmq";
+import { createRabbitmqDriver, DEFAULT_RETRY_TIERS_MS, type RabbitmqDriver } from "@/server/adapters/rabbitmq";
 import { groupNames, MAX_PRIORITY } from "@/server/adapters/rabbitmq/topology";
 import { toOutgoing, FRESH } from "@/server/adapters/rabbitmq/wire";
 import { buildEnvelope, type EventEnvelope } from "@/server/engine/core/envelope";
@@ -104,9 +104,15 @@ async function latency(side: Side): Promise<number[]> {
   return [...side.latencies].sort((a, b) => a - b);
 }
 
-async function oursSide(topic: string, group: string): Promise<Side> {
+async function connectedDriver(): Promise<RabbitmqDriver> {
   const driver = createRabbitmqDriver({ url: AMQP_URL, prefix: PREFIX, onError: (error, context) => console.warn(`[bench] ${context}: ${error.message}`) });
   await driver.connect();
+  return driver;
+}
+
+/** The transport as applications use it: the driver under the engine's Subscriber. */
+async function subscriberSide(topic: string, group: string): Promise<Side> {
+  const driver = await connectedDriver();
   const side: Side = {
     publish: (events) => publishEvents(driver, topic, events),
     handled: () => subscriber.stats().processed,
@@ -130,6 +136,29 @@ async function oursSide(topic: string, group: string): Promise<Side> {
   return side;
 }
 
+/** The driver alone: its deliveries acked straight from the callback (where its own cost shows). */
+async function driverSide(topic: string, group: string): Promise<Side> {
+  const driver = await connectedDriver();
+  let handled = 0;
+  const side: Side = {
+    publish: (events) => publishEvents(driver, topic, events),
+    handled: () => handled,
+    latencies: [],
+    timing: false,
+    close: async () => {
+      await consumer.stop();
+      await driver.close();
+    },
+  };
+  await driver.ensureGroup(topic, group);
+  const consumer = await driver.consume({ topic, group, consumer: `${group}-bench`, prefetch: PREFETCH }, (delivery) => {
+    JSON.parse(delivery.message.body);
+    handled += 1;
+    void delivery.ack();
+  });
+  return side;
+}
+
 async function rawSide(exchange: string, queue: string): Promise<Side> {
   const publisher = await amqp.connect(AMQP_URL);
   const consumer = await amqp.connect(AMQP_URL);
@@ -143,7 +172,7 @@ async function rawSide(exchange: string, queue: string): Promise<Side> {
   const side: Side = {
     publish: async (events) => {
       for (const event of events) {
-        // The same properties and headers the driver sends (wire.ts), built by hand per message.
+        // The same properties and headers the driver sends (wire.ts's mapping).
         const { routingKey, content, options } = toOutgoing(exchange, event.partitionkey ?? event.id, toWireMessage(event), FRESH, false);
         confirm.publish(exchange, routingKey, content, options);
       }
@@ -177,39 +206,32 @@ async function cleanUp(queues: readonly string[], exchanges: readonly string[]):
 }
 
 export async function benchRabbitmqTransport(): Promise<BenchRow[]> {
-  const oursNames = groupNames(PREFIX, "ours", "bench", DEFAULT_RETRY_TIERS_MS);
+  const ourNames = [groupNames(PREFIX, "subscriber", "bench", DEFAULT_RETRY_TIERS_MS), groupNames(PREFIX, "driver", "bench", DEFAULT_RETRY_TIERS_MS)];
   const rawExchange = `${PREFIX}.raw`;
   const rawQueue = `${rawExchange}:bench`;
-  const ours = await oursSide("ours", "bench");
-  const raw = await rawSide(rawExchange, rawQueue);
+  const sides = { subscriber: await subscriberSide("subscriber", "bench"), driver: await driverSide("driver", "bench"), raw: await rawSide(rawExchange, rawQueue) };
   try {
-    await throughput(raw, WARMUP);
-    await throughput(ours, WARMUP);
+    const rates = { subscriber: 0, driver: 0, raw: 0 };
+    for (const side of Object.values(sides)) await throughput(side, WARMUP);
     // Alternating rounds, best of each: the broker and this machine are shared, so one slow
     // moment should not decide the ratio.
-    let rawRate = 0;
-    let oursRate = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
-      rawRate = Math.max(rawRate, await throughput(raw, MESSAGES));
-      oursRate = Math.max(oursRate, await throughput(ours, MESSAGES));
+      for (const name of ["raw", "subscriber", "driver"] as const) rates[name] = Math.max(rates[name], await throughput(sides[name], MESSAGES));
     }
-    const rawLatency = await latency(raw);
-    const oursLatency = await latency(ours);
+    const rawLatency = await latency(sides.raw);
+    const oursLatency = await latency(sides.subscriber);
 
+    const what = `publish + consume, publish-to-ack, N=${MESSAGES.toLocaleString("en-US")} of ~300 B, batches of ${BATCH}, prefetch ${PREFETCH}`;
+    const baselineName = "amqplib: confirms per batch + manual-ack consume (JSON.parse of the body)";
     const rows: BenchRow[] = [
-      {
-        name: `publish + consume, publish-to-ack, N=${MESSAGES.toLocaleString("en-US")} of ~300 B, batches of ${BATCH}, prefetch ${PREFETCH}`,
-        ours: formatRate(oursRate, "msg"),
-        baseline: formatRate(rawRate, "msg"),
-        baselineName: "amqplib: confirms per batch + manual-ack consume (JSON.parse of the body)",
-        ratio: formatRatio(oursRate, rawRate),
-      },
+      { name: `${what}, Subscriber (concurrency ${CONCURRENCY}, no-op handler)`, ours: formatRate(rates.subscriber, "msg"), baseline: formatRate(rates.raw, "msg"), baselineName, ratio: formatRatio(rates.subscriber, rates.raw) },
+      { name: `${what}, driver alone (ack in the callback)`, ours: formatRate(rates.driver, "msg"), baseline: formatRate(rates.raw, "msg"), baselineName, ratio: formatRatio(rates.driver, rates.raw) },
     ];
     for (const p of [50, 95, 99]) {
       const oursMs = percentile(oursLatency, p);
       const rawMs = percentile(rawLatency, p);
       rows.push({
-        name: `latency p${p}, publish to handler, ${RATE.toLocaleString("en-US")} msg/s for ${RATE_SECONDS} s (ratio: baseline/ours)`,
+        name: `latency p${p}, publish to handler, ${RATE.toLocaleString("en-US")} msg/s for ${RATE_SECONDS} s, Subscriber (ratio: baseline/ours)`,
         ours: `${oursMs.toFixed(1)} ms`,
         baseline: `${rawMs.toFixed(1)} ms`,
         baselineName: "amqplib, same pacing",
@@ -218,7 +240,10 @@ export async function benchRabbitmqTransport(): Promise<BenchRow[]> {
     }
     return rows;
   } finally {
-    await Promise.allSettled([ours.close(), raw.close()]);
-    await cleanUp([rawQueue, oursNames.queue, ...oursNames.delayQueues.values()], [rawExchange, oursNames.exchange]);
+    await Promise.allSettled(Object.values(sides).map((side) => side.close()));
+    await cleanUp(
+      [rawQueue, ...ourNames.flatMap((names) => [names.queue, ...names.delayQueues.values()])],
+      [rawExchange, ...ourNames.map((names) => names.exchange)],
+    );
   }
 }
