@@ -185,7 +185,11 @@ export class RabbitConsumer {
 
   private onClosed(session: Session): void {
     session.closed = true;
-    if (session !== this.session || this.stopped) return;
+    if (session !== this.session) return;
+    if (this.stopped) {
+      this.onFinished();
+      return;
+    }
     this.session = undefined;
     void this.recover();
   }

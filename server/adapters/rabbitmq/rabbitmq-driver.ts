@@ -110,7 +110,9 @@ export class RabbitmqDriver implements TransportDriver, CopySender {
     }
     await this.send(
       channel,
-      messages.map((message) => toOutgoing(exchange, message.key, message, FRESH, false)),
+      // The fanout exchange ignores the routing key; it shows the order key to operators when it fits
+      // AMQP's 255-byte short string.
+      messages.map((message) => toOutgoing(exchange, Buffer.byteLength(message.key) <= 255 ? message.key : "", message, FRESH, false)),
       false,
     );
   }

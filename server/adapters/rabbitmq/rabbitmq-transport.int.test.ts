@@ -145,6 +145,15 @@ describe("RabbitMQ transport specifics", () => {
       "content-type": "application/json",
     });
     expect(JSON.parse(got.content.toString("utf8"))).toEqual({ n: 1 });
+    expect(got.fields.routingKey).toBe("key-1");
+
+    // An order key too long for an AMQP routing key still publishes (and keeps its key).
+    const longKey = { ...message(2), key: "k".repeat(300) };
+    await driver.publish(topic, [longKey]);
+    const { deliveries } = await collect(driver, topic, group);
+    await eventually(() => expect(deliveries).toHaveLength(1));
+    expect(deliveries[0]?.message.key).toBe(longKey.key);
+    await deliveries[0]?.ack();
   });
 
   it("a message published by a plain client (no driver headers) is delivered with its order key from ce_ headers", async () => {
