@@ -45,8 +45,9 @@ const CLOSE_TIMEOUT_MS = 10_000;
  * - attempt: records carry no delivery count in Kafka. A retried record carries its attempt in a
  *   header; every owner of a partition writes how far it has handed records out next to its committed
  *   offset, and the next owner adds one to the attempt of every record below that mark. Marks are
- *   written at most `commitIntervalMs` after a hand-out and always on close(): a member killed
- *   within that window has its last hand-outs not counted (their attempt repeats, never skips).
+ *   written at most `commitIntervalMs` after a hand-out, when a rebalance starts, and always on
+ *   close(): a member killed within that window (or losing the partition in a rebalance before the
+ *   write lands) has its last hand-outs not counted: their attempt repeats, it never skips.
  * - retry(delayMs): the record is copied to the group's retry topic with its due time and next
  *   attempt, then settled, so its partition moves on; the retry topic's head is handed out once due.
  *   Retried records are due in order per retry partition: one with a long delay holds back later
@@ -60,7 +61,6 @@ export class KafkaDriver implements TransportDriver {
   readonly capabilities: TransportCapabilities = { keyAffinity: true };
 
   private readonly names: KafkaNames;
-  private readonly kafka: Kafka;
   private readonly admin: Admin;
   private readonly producer: Producer;
   private readonly sender: CoalescingSender;
@@ -72,11 +72,12 @@ export class KafkaDriver implements TransportDriver {
 
   constructor(private readonly settings: KafkaSettings) {
     this.names = new KafkaNames(settings.prefix);
-    this.kafka = this.client();
-    this.admin = this.kafka.admin();
-    this.producer = this.kafka.producer({
+    const kafka = this.client();
+    this.admin = kafka.admin();
+    this.producer = kafka.producer({
       idempotent: true,
-      // Topics are created by the driver with the configured partitions, never by a typo'd publish.
+      // The driver creates its topics itself, with the configured partition count; the broker's
+      // auto-creation would use its own default and break key affinity across a group's topics.
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
