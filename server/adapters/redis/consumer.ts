@@ -1,10 +1,9 @@
 import type { Redis } from "ioredis";
-import { priorities } from "@/server/engine/core/envelope";
 import type { BrokerDelivery, ConsumeSpec, WireMessage } from "@/server/engine/transport/driver";
 import { bounded, whenReady } from "./connection";
 import { groupKeys, isRetryStream, STREAMS_PER_GROUP, streamPriority, type GroupKeys } from "./keys";
 import { fetchPlanScript, heartbeatScript, promoteScript, pruneScript, retryScript } from "./scripts";
-import { fromFields, toFields } from "./stream-fields";
+import { fromFields, toDelayedMember } from "./stream-fields";
 
 /** What a consumer needs from its driver. */
 export interface ConsumerContext {
@@ -257,9 +256,7 @@ export class StreamConsumer {
 
   async retry(delivery: RedisDelivery, delayMs: number): Promise<void> {
     const waitMs = Math.max(0, Math.round(delayMs));
-    const priorityIndex = priorities.indexOf(delivery.message.priority);
-    // Lua tables count from 1: the promoter picks KEYS[1 + this] (the delayed set is KEYS[1]).
-    const member = JSON.stringify([priorityIndex + 1, ...toFields(delivery.message, delivery.attempt + 1)]);
+    const member = toDelayedMember(delivery.message, delivery.attempt + 1);
     await this.context.whenReady();
     await bounded(
       retryScript.run(

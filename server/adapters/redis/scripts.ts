@@ -109,8 +109,8 @@ return { cursors, claimed, counts, last_ids }
 `);
 
 /**
- * KEYS: delayed set, the stream holding the entry. ARGV: group, entry id, delay ms, member
- * (JSON: [priority index 1-3, field, value, ...]), "1" to delete the entry (retry streams).
+ * KEYS: delayed set, the stream holding the entry. ARGV: group, entry id, delay ms, member (see
+ * toDelayedMember), "1" to delete the entry (retry streams).
  * Acks the entry and schedules the message, but only if the entry was still pending: a delivery
  * that another consumer already settled does not schedule a second copy.
  */
@@ -131,10 +131,14 @@ export const promoteScript = new LuaScript(`${NOW_MS}
 local now = now_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, member in ipairs(due) do
-  local fields = cjson.decode(member)
-  local target = KEYS[1 + fields[1]]
-  table.remove(fields, 1)
-  redis.call('XADD', target, '*', unpack(fields))
+  local fields, at = {}, 2
+  while at <= #member do
+    local colon = string.find(member, ':', at, true)
+    local length = tonumber(string.sub(member, at, colon - 1))
+    fields[#fields + 1] = string.sub(member, colon + 1, colon + length)
+    at = colon + length + 1
+  end
+  redis.call('XADD', KEYS[1 + tonumber(string.sub(member, 1, 1))], '*', unpack(fields))
   redis.call('ZREM', KEYS[1], member)
 end
 local next_due = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')

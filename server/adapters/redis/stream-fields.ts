@@ -1,4 +1,4 @@
-import type { Priority } from "@/server/engine/core/envelope";
+import { priorities, type Priority } from "@/server/engine/core/envelope";
 import { ValidationError } from "@/server/engine/core/errors";
 import type { WireMessage } from "@/server/engine/transport/driver";
 
@@ -25,6 +25,18 @@ export function toFields(message: WireMessage, attempt?: number): string[] {
   if (attempt !== undefined) fields.push(ATTEMPT, String(attempt));
   fields.push(BODY, message.body);
   return fields;
+}
+
+/**
+ * A message waiting for a delayed retry, as one sorted-set member the promoter script can take
+ * apart without a JSON parser (any byte may occur in a value): the priority's place (1-3), then
+ * every field as `<UTF-8 length>:<bytes>`.
+ */
+export function toDelayedMember(message: WireMessage, attempt: number): string {
+  const fields = toFields(message, attempt);
+  let member = String(priorities.indexOf(message.priority) + 1);
+  for (const field of fields) member += `${Buffer.byteLength(field)}:${field}`;
+  return member;
 }
 
 export interface DecodedEntry {
