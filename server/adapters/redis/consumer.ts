@@ -117,6 +117,11 @@ export class StreamConsumer {
     this.schedulePromote(0);
   }
 
+  /** Stopped, with every delivery settled: nothing left to renew. */
+  get finished(): boolean {
+    return !this.running && this.outstanding === 0;
+  }
+
   /** Stops fetching; resolves when nothing more will be handed out. */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();

@@ -29,7 +29,9 @@ const TRIM_EVERY_MS = 5_000;
  *   (plus the attempt carried by a retried entry), so deliveries after a crash count.
  * - ack: XACK, batched: acks of the same moment go in one pipeline, one XACK per stream (plus XDEL
  *   on retry streams, which only this group reads); resolved once written (see AckBatcher). Topic
- *   streams are trimmed instead, below the oldest entry any group still needs.
+ *   streams are trimmed instead, below the oldest entry any group still needs: a group that is
+ *   no longer consumed keeps everything after its position, so a removed subscription's group
+ *   should be destroyed (XGROUP DESTROY on the topic's streams).
  * - retry(delayMs): one script acks the entry and adds the message, attempt + 1, to the group's
  *   delayed set scored by due time (Redis' clock); a promoter script moves due messages into the
  *   group's retry stream of their priority. Nothing waits in line behind a retried message.
@@ -161,6 +163,7 @@ export class RedisStreamsDriver implements TransportDriver, ConsumerContext {
   async consume(spec: ConsumeSpec, onDelivery: (delivery: BrokerDelivery) => void): Promise<ConsumerHandle> {
     if (!Number.isInteger(spec.prefetch) || spec.prefetch < 1) throw new RangeError(`prefetch must be a positive integer (got ${spec.prefetch})`);
     await this.whenReady();
+    for (const done of [...this.consumers].filter((consumer) => consumer.finished)) this.consumers.delete(done);
     const consumer = new StreamConsumer(this, spec, onDelivery);
     this.consumers.add(consumer);
     try {
