@@ -203,8 +203,7 @@ function inputIssues(error: z.ZodError): FieldIssue[] {
 
 /** The error the Subscriber dead-letters: the original's name and message, marked non-retryable. */
 function deadError(error: unknown): Error {
-  if (error instanceof Error && (error as { nonRetryable?: unknown }).nonRetryable === true) return error;
-  const { type, message } = describeError(error);
+  const { type, message } = describeTaskError(error);
   const dead = new Error(message, { cause: error });
   dead.name = type;
   return Object.assign(dead, { nonRetryable: true });
@@ -331,7 +330,7 @@ export class TaskQueue {
       // Nothing will run it: a record left behind would wait as `queued` forever. The caller is
       // told to retry (503), and the log says what became of the announced task.
       await this.options.store.delete(id).catch((deleteError: unknown) => this.report({ stage: "enqueue", error: deleteError, taskId: id }));
-      const described = describeError(error);
+      const described = describeTaskError(error);
       await this.emit(task, message, TASK_EVENT_TYPES.dead, { taskId: id, taskType: task.type, attempts: 0, error: described, reason: "not_queued" } satisfies TaskDeadData);
       throw new EngineError("unavailable", `The task could not be queued: the ${this.options.driver.kind} transport did not accept it`, {
         cause: error,
@@ -462,6 +461,8 @@ export class TaskQueue {
         issues.push({ path: "input", message: "is required" });
       } else if (!input.ok) {
         issues.push({ path: "input", message: "must be JSON (no functions, bigints or cycles)" });
+      } else if (hasNul(input.value)) {
+        issues.push({ path: "input", message: "must not contain the character U+0000 (Postgres cannot store it)" });
       } else {
         const parsed = definition.input.safeParse(input.value);
         if (!parsed.success) issues.push(...inputIssues(parsed.error));
@@ -611,7 +612,7 @@ export class TaskQueue {
     }
 
     const error = outcome.error;
-    const described = describeError(error);
+    const described = describeTaskError(error);
     const decision = decideAfterFailure(error, attempt, this.policy, this.random);
     if (decision.action === "retry") {
       const nextAttemptAt = new Date(this.clock.now() + decision.delayMs).toISOString();
@@ -666,7 +667,7 @@ export class TaskQueue {
     const progress = (percent: number, message?: string): Promise<void> => {
       if (ended) return Promise.resolve();
       const value: TaskProgress = { percent: Math.min(100, Math.max(0, Number.isFinite(percent) ? Math.round(percent * 100) / 100 : 0)) };
-      if (message !== undefined) value.message = String(message).slice(0, 500);
+      if (message !== undefined) value.message = withoutNul(String(message).slice(0, 500));
       last = value;
       const write = chain.then(async () => {
         const updated = await store.update(task.id, { progress: value, updatedAt: this.nowIso() }, { statuses: ["running"], attempts: attempt });
@@ -693,11 +694,10 @@ export class TaskQueue {
 
     const outcome = Promise.race([work, aborted]).then(
       (result): AttemptOutcome => {
-        try {
-          return { ok: true, result: result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown) };
-        } catch (error) {
-          return { ok: false, error: new NonRetryableError(`the result of task ${task.id} is not JSON: ${describeError(error).message}`) };
-        }
+        const json = jsonOf(result === undefined ? null : result);
+        if (!json.ok) return { ok: false, error: new NonRetryableError(`the result of task ${task.id} is not JSON (no functions, bigints or cycles)`) };
+        if (hasNul(json.value)) return { ok: false, error: new NonRetryableError(`the result of task ${task.id} contains the character U+0000, which cannot be stored`) };
+        return { ok: true, result: json.value };
       },
       (error: unknown): AttemptOutcome => ({ ok: false, error }),
     ).finally(() => {
@@ -707,6 +707,24 @@ export class TaskQueue {
     });
     return { outcome, writes: () => chain, lastProgress: () => last };
   }
+}
+
+/** U+0000 cannot be stored (Postgres text and jsonb refuse it). */
+function hasNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (typeof value === "object" && value !== null) return Object.entries(value).some(([key, inner]) => key.includes("\u0000") || hasNul(inner));
+  return false;
+}
+
+function withoutNul(text: string): string {
+  return text.replaceAll("\u0000", "\uFFFD");
+}
+
+/** An error as the task records it: type and message, printable and storable. */
+function describeTaskError(error: unknown): { type: string; message: string } {
+  const { type, message } = describeError(error);
+  return { type: withoutNul(type).slice(0, 200), message: withoutNul(message).slice(0, 2_000) };
 }
 
 /** The value as JSON carries it (dates become strings, undefined properties vanish). */

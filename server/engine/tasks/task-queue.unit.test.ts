@@ -163,6 +163,8 @@ describe("TaskQueue.submit", () => {
     expect(missing.issues).toEqual([{ path: "input", message: "is required" }]);
     const notJson = await expectEngineError(queue.submit({ type: "ocr_processing", input: { sheetId: "s", pageCount: 1, n: BigInt(1) } }), "validation");
     expect(notJson.issues).toEqual([{ path: "input", message: expect.stringContaining("must be JSON") }]);
+    const nul = await expectEngineError(queue.submit({ type: "ocr_processing", input: { sheetId: "a\u0000b", pageCount: 1 } }), "validation");
+    expect(nul.issues).toEqual([{ path: "input", message: expect.stringContaining("U+0000") }]);
     expect((await store.list({ limit: 10 })).items).toEqual([]);
   });
 
@@ -572,6 +574,23 @@ describe("TaskQueue workers", () => {
     await queue.start();
     await eventually(async () => expect((await queue.get(id))?.status).toBe("dead"));
     expect((await queue.get(id))?.error?.message).toMatch(/not JSON/);
+  });
+
+  it("fails a result holding U+0000 for good, and records error texts without it", async () => {
+    const { queue } = setup({ retry: { scheduleMs: [5] } });
+    queue.define(sheetTask("nul_result", async () => ({ text: "a\u0000b" })));
+    queue.define(
+      sheetTask("nul_error", async () => {
+        throw new NonRetryableError("bad\u0000byte");
+      }),
+    );
+    const result = await queue.submit({ type: "nul_result", input: { sheetId: "s", pageCount: 1 } });
+    const error = await queue.submit({ type: "nul_error", input: { sheetId: "s", pageCount: 1 } });
+    await queue.start();
+    await eventually(async () => expect((await queue.get(result.id))?.status).toBe("dead"));
+    await eventually(async () => expect((await queue.get(error.id))?.status).toBe("dead"));
+    expect((await queue.get(result.id))?.error?.message).toMatch(/U\+0000/);
+    expect((await queue.get(error.id))?.error).toEqual({ type: "NonRetryableError", message: "bad\uFFFDbyte" });
   });
 
   it("keeps working when task events cannot be published, reporting it", async () => {
