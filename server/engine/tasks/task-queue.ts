@@ -516,6 +516,31 @@ export class TaskQueue {
     }
   }
 
+  private recordFromMessage(message: TaskMessage, event: DeliveredEvent, definition: ResolvedTaskType): TaskRecord {
+    return {
+      id: message.taskId,
+      type: definition.type,
+      priority: event.priority,
+      key: event.partitionkey && event.partitionkey !== message.taskId ? event.partitionkey : null,
+      status: "queued",
+      input: message.input ?? null,
+      result: null,
+      error: null,
+      attempts: 0,
+      maxAttempts: this.policy.maxAttempts,
+      timeoutMs: definition.timeoutMs,
+      progress: null,
+      idempotencyKey: null,
+      fingerprint: null,
+      correlationid: event.correlationid,
+      createdAt: event.time,
+      updatedAt: this.nowIso(),
+      startedAt: null,
+      finishedAt: null,
+      nextAttemptAt: null,
+    };
+  }
+
   private async handle(event: DeliveredEvent, delivery: DeliveryContext): Promise<void> {
     if (event.type !== TASK_MESSAGE_TYPE) return;
     const parsed = taskMessageSchema.safeParse(event.data);
@@ -527,33 +552,8 @@ export class TaskQueue {
     const store = this.options.store;
     const attempt = delivery.attempt;
 
-    let task = await store.get(message.taskId);
-    if (!task) {
-      // The message outran (or outlived) its record: rebuild the record from the message.
-      const now = this.nowIso();
-      ({ task } = await store.create({
-        id: message.taskId,
-        type: definition.type,
-        priority: event.priority,
-        key: event.partitionkey && event.partitionkey !== message.taskId ? event.partitionkey : null,
-        status: "queued",
-        input: message.input ?? null,
-        result: null,
-        error: null,
-        attempts: 0,
-        maxAttempts: this.policy.maxAttempts,
-        timeoutMs: definition.timeoutMs,
-        progress: null,
-        idempotencyKey: null,
-        fingerprint: null,
-        correlationid: event.correlationid,
-        createdAt: event.time,
-        updatedAt: now,
-        startedAt: null,
-        finishedAt: null,
-        nextAttemptAt: null,
-      }));
-    }
+    // The message outran (or outlived) its record: rebuild the record from the message.
+    const task = (await store.get(message.taskId)) ?? (await store.create(this.recordFromMessage(message, event, definition))).task;
     // Done before: a duplicate delivery (its ack was lost) has nothing left to do.
     if (task.status === "succeeded") return;
     // Dead and delivered again (not by a redrive, which starts at attempt 1): the dead letter
@@ -611,7 +611,16 @@ export class TaskQueue {
       return;
     }
 
-    const error = outcome.error;
+    await this.recordFailure(task, event, attempt, outcome.error, finishedAt);
+  }
+
+  /**
+   * Records a failed attempt and tells the Subscriber what to do: retry after the delay the queue
+   * chose (status failed, nextAttemptAt) or dead-letter (status dead). Always throws.
+   */
+  private async recordFailure(task: TaskRecord, event: DeliveredEvent, attempt: number, error: unknown, finishedAt: string): Promise<never> {
+    const store = this.options.store;
+    const current = { statuses: ["running"] as TaskStatus[], attempts: attempt };
     const described = describeTaskError(error);
     const decision = decideAfterFailure(error, attempt, this.policy, this.random);
     if (decision.action === "retry") {
