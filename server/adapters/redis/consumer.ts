@@ -37,7 +37,6 @@ type FetchPlan = [
   lastDeliveredIds: string[],
 ];
 
-const STOPPED = Symbol("stopped");
 /** Due retries moved per promoter run; more waiting means it runs again at once. */
 const PROMOTE_BATCH = 500;
 /** How often a consumer looks for due retries nobody scheduled a timer for (their consumer died). */
@@ -84,10 +83,9 @@ export class StreamConsumer {
   private wakeScheduled = false;
   private loop: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | undefined;
-  private forceStop!: () => void;
-  private readonly stopped = new Promise<typeof STOPPED>((resolve) => {
-    this.forceStop = () => resolve(STOPPED);
-  });
+  /** Set when the loop must end even if Redis does not answer; then every wait ends at once. */
+  private abandoned = false;
+  private readonly abandonWaiters = new Set<() => void>();
   private promoteTimer: NodeJS.Timeout | undefined;
   private promoteAt = Number.POSITIVE_INFINITY;
   private maintenanceTimer: NodeJS.Timeout | undefined;
@@ -145,7 +143,9 @@ export class StreamConsumer {
     // connection is down, a fetch can hang until it is back: give up after one blocking wait;
     // whatever that fetch took goes to another consumer after `redeliveryAfterMs`.
     await Promise.race([this.loop, delay(this.blockMs + 100)]);
-    this.forceStop();
+    this.abandoned = true;
+    for (const abandon of this.abandonWaiters) abandon();
+    this.abandonWaiters.clear();
     await this.loop;
     this.blocking.disconnect();
     if (this.outstanding === 0) clearInterval(this.maintenanceTimer);
@@ -365,10 +365,29 @@ export class StreamConsumer {
     await this.untilStopped(Promise.all([delay(this.recoveryPauseMs), whenReady(this.blocking, MAX_RECOVERY_PAUSE_MS).catch(() => undefined)]));
   }
 
-  /** The operation's result, or undefined once the consumer is forced to stop. */
-  private async untilStopped<T>(operation: Promise<T>): Promise<T | undefined> {
-    const result = await Promise.race([operation, this.stopped]);
-    return result === STOPPED ? undefined : (result as T);
+  /**
+   * The operation's result, or undefined once the loop is abandoned. (Not a race against one
+   * long-lived promise: every call would leave a reaction on it until shutdown.)
+   */
+  private untilStopped<T>(operation: Promise<T>): Promise<T | undefined> {
+    if (this.abandoned) {
+      operation.catch(() => undefined);
+      return Promise.resolve(undefined);
+    }
+    return new Promise<T | undefined>((resolve, reject) => {
+      const abandon = () => resolve(undefined);
+      this.abandonWaiters.add(abandon);
+      operation.then(
+        (value) => {
+          this.abandonWaiters.delete(abandon);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.abandonWaiters.delete(abandon);
+          reject(error);
+        },
+      );
+    });
   }
 }
 
