@@ -30,10 +30,39 @@ export interface SubscriptionFigures {
   lag: number;
   inFlight: number;
   deadLettered: number;
+  /** Events of the subscription's types handled successfully by this process (since it started). */
   processed: number;
+  /** Deliveries of other types, acknowledged without calling the handler. */
+  skipped: number;
   failed: number;
   retried: number;
+  /** Events of its types handled per second over the last 10 seconds (this process). */
   ratePerSecond: number;
+}
+
+const RATE_WINDOW_SECONDS = 10;
+
+/** Successful handler runs: a total and per-second buckets of the last few seconds. */
+class HandledCounter {
+  total = 0;
+  skipped = 0;
+  private readonly buckets = new Map<number, number>();
+
+  constructor(private readonly now: () => number) {}
+
+  count(): void {
+    this.total += 1;
+    const second = Math.floor(this.now() / 1000);
+    this.buckets.set(second, (this.buckets.get(second) ?? 0) + 1);
+    for (const bucket of this.buckets.keys()) if (bucket <= second - RATE_WINDOW_SECONDS) this.buckets.delete(bucket);
+  }
+
+  rate(): number {
+    const second = Math.floor(this.now() / 1000);
+    let recent = 0;
+    for (const [bucket, count] of this.buckets) if (bucket > second - RATE_WINDOW_SECONDS) recent += count;
+    return recent / RATE_WINDOW_SECONDS;
+  }
 }
 
 /**
@@ -43,6 +72,7 @@ export interface SubscriptionFigures {
 export class SubscriptionRegistry {
   private readonly definitions = new Map<string, SubscriptionDefinition>();
   private readonly running = new Map<string, RunningSubscriber>();
+  private readonly handled = new Map<string, HandledCounter>();
 
   constructor(
     private readonly driver: TransportDriver,
@@ -68,6 +98,8 @@ export class SubscriptionRegistry {
   }
 
   private start(definition: SubscriptionDefinition): Promise<RunningSubscriber> {
+    const handled = new HandledCounter(Date.now);
+    this.handled.set(definition.name, handled);
     return startSubscriber(this.driver, {
       topic: this.topic,
       subscription: definition.name,
@@ -76,8 +108,12 @@ export class SubscriptionRegistry {
       deadLetters: this.deadLetters,
       inbox: this.inbox,
       handler: async (event, context) => {
-        if (!matchesAnyType(definition.types, event.type)) return;
+        if (!matchesAnyType(definition.types, event.type)) {
+          handled.skipped += 1;
+          return;
+        }
         await definition.handle(event, { attempt: context.attempt, ...(context.replayId === undefined ? {} : { replayId: context.replayId }) });
+        handled.count();
       },
       onError: ({ stage, error, subscription, messageId, attempt }) =>
         logger.warn("subscription delivery failed", { subscription, stage, messageId, attempt, error }),
@@ -93,6 +129,7 @@ export class SubscriptionRegistry {
       [...this.definitions.values()].map(async (definition) => {
         const queue = await this.driver.figures(this.topic, definition.name).catch(() => ({ depth: 0, lag: 0, inFlight: 0 }));
         const stats = this.running.get(definition.name)?.stats();
+        const handled = this.handled.get(definition.name);
         return {
           name: definition.name,
           description: definition.description,
@@ -103,10 +140,11 @@ export class SubscriptionRegistry {
           running: stats !== undefined,
           ...queue,
           deadLettered: deadLettered.get(definition.name) ?? 0,
-          processed: stats?.processed ?? 0,
+          processed: handled?.total ?? 0,
+          skipped: handled?.skipped ?? 0,
           failed: stats?.failed ?? 0,
           retried: stats?.retried ?? 0,
-          ratePerSecond: stats?.ratePerSecond ?? 0,
+          ratePerSecond: handled?.rate() ?? 0,
         };
       }),
     );
