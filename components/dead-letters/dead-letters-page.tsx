@@ -302,10 +302,9 @@ export function DeadLettersPage() {
     <>
       <PageHeader
         title="Dead letters"
-        description="Deliveries that failed every retry, grouped by why. Fix the cause, then redrive them — or discard them."
+        description="Deliveries that failed every retry, grouped by why: fix the cause, then redrive or discard."
         actions={
           <>
-            <RefreshControl value={refresh} onChange={setRefresh} intervals={INTERVALS} resumeTo={5_000} />
             {isAdmin ? (
               <>
                 <Button variant="outline" onClick={() => setBulk("delete")} disabled={items.length === 0} data-testid="bulk-delete">
@@ -342,20 +341,24 @@ export function DeadLettersPage() {
           title={filtered ? "Matching dead letters" : "All dead letters"}
           description={filtered ? `Showing ${describeFilters(filters)}` : "Oldest failure first"}
           actions={
-            filtered ? (
-              <div className="flex flex-wrap items-center gap-1.5">
-                {filters.errorType ? (
-                  <Badge tone="danger" className="font-mono">
-                    {filters.errorType}
-                  </Badge>
-                ) : null}
-                {filters.subscription ? <Badge className="font-mono">{filters.subscription}</Badge> : null}
-                <Button variant="ghost" size="xs" onClick={() => setFilters({})} data-testid="clear-filters">
-                  <X aria-hidden />
-                  Clear
-                </Button>
-              </div>
-            ) : null
+            <div className="flex flex-wrap items-center gap-1.5">
+              {filtered ? (
+                <>
+                  {filters.errorType ? (
+                    <Badge tone="danger" className="font-mono">
+                      {filters.errorType}
+                    </Badge>
+                  ) : null}
+                  {filters.subscription ? <Badge className="font-mono">{filters.subscription}</Badge> : null}
+                  <Button variant="ghost" size="xs" onClick={() => setFilters({})} data-testid="clear-filters">
+                    <X aria-hidden />
+                    Clear
+                  </Button>
+                  <span className="mx-1 h-5 w-px bg-border" aria-hidden />
+                </>
+              ) : null}
+              <RefreshControl value={refresh} onChange={setRefresh} intervals={INTERVALS} resumeTo={5_000} className="h-8" />
+            </div>
           }
         />
         {list.isPending ? (
@@ -380,25 +383,25 @@ export function DeadLettersPage() {
           <>
             <Table className="table-fixed">
               <colgroup>
-                <col className="w-52" />
-                <col className="w-32" />
-                <col className="w-32" />
+                <col className="w-40" />
+                <col className="w-28" />
+                <col className="w-28" />
                 <col />
-                <col className="w-20" />
+                <col className="w-24" />
                 <col className="w-28" />
                 <col className="w-28" />
-                <col className={isAdmin ? "w-24" : "w-10"} />
+                <col className={isAdmin ? "w-20" : "w-10"} />
               </colgroup>
               <THead>
                 <tr>
                   <Th>Event type</Th>
-                  <Th>Event id</Th>
-                  <Th>Subscription</Th>
-                  <Th>Error</Th>
-                  <Th className="text-right">Attempts</Th>
-                  <Th>First failed</Th>
-                  <Th>Last failed</Th>
-                  <Th>
+                  <Th className="px-3!">Event id</Th>
+                  <Th className="px-3!">Subscription</Th>
+                  <Th className="px-3!">Error</Th>
+                  <Th className="px-3! text-right">Attempts</Th>
+                  <Th className="px-3!">First failed</Th>
+                  <Th className="px-3!">Last failed</Th>
+                  <Th className="px-3!">
                     <span className="sr-only">Actions</span>
                   </Th>
                 </tr>
@@ -428,28 +431,26 @@ export function DeadLettersPage() {
                       )}
                     >
                       <Td>{summary.type ? <TypeBadge type={summary.type} /> : <Badge tone="danger">undecodable</Badge>}</Td>
-                      <Td>
+                      <Td className="px-3!">
                         <ShortId id={summary.id} />
                       </Td>
-                      <Td className="truncate font-mono text-xs">{letter.subscription}</Td>
-                      <Td>
-                        <div className="flex min-w-0 items-center gap-2">
-                          <Badge tone="danger" className="shrink-0 font-mono">
-                            {letter.error.type}
-                          </Badge>
-                          <span className="truncate text-xs text-muted-foreground" title={letter.error.message}>
-                            {letter.error.message}
-                          </span>
-                        </div>
+                      <Td className="truncate px-3! font-mono text-xs">{letter.subscription}</Td>
+                      <Td className="px-3! py-2">
+                        <Badge tone="danger" className="font-mono">
+                          {letter.error.type}
+                        </Badge>
+                        <p className="mt-0.5 line-clamp-2 text-xs break-all text-muted-foreground" title={letter.error.message}>
+                          {letter.error.message}
+                        </p>
                       </Td>
-                      <Td className="text-right font-mono text-xs tabular-nums">{letter.attempts}</Td>
-                      <Td className="text-xs whitespace-nowrap text-muted-foreground">
+                      <Td className="px-3! text-right font-mono text-xs tabular-nums">{letter.attempts}</Td>
+                      <Td className="px-3! text-xs whitespace-nowrap text-muted-foreground">
                         <RelativeTime time={letter.firstFailedAt} />
                       </Td>
-                      <Td className="text-xs whitespace-nowrap text-muted-foreground">
+                      <Td className="px-3! text-xs whitespace-nowrap text-muted-foreground">
                         <RelativeTime time={letter.lastFailedAt} />
                       </Td>
-                      <Td className="text-right">
+                      <Td className="px-3! text-right">
                         {isAdmin ? (
                           <span className="inline-flex items-center gap-0.5">
                             <button

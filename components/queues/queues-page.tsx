@@ -2,7 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import { ArchiveX, History, Layers, Radio, RotateCcw } from "lucide-react";
+import { ArchiveX, History, Layers, Radio } from "lucide-react";
 import Link from "next/link";
 import { useCallback, useState, type ReactNode } from "react";
 import { useTRPC, type RouterOutputs } from "../trpc";
@@ -86,54 +86,57 @@ function QueueRow({ queue, canReplay, onReplay }: { queue: Queue; canReplay: boo
   return (
     <tr className="border-b border-border align-top last:border-b-0" data-testid="queue-row" data-queue={queue.name}>
       <Td className="py-3">
-        <div className="flex items-center gap-2">
+        <div className="flex flex-wrap items-center gap-2">
           <span className="font-mono text-sm font-medium">{queue.name}</span>
-          <Badge tone={queue.running ? "success" : "neutral"} data-testid="queue-running">
+          <Badge tone={queue.running ? "success" : "neutral"} data-testid="queue-running" title={queue.running ? "Consuming in this process" : "Not consuming in this process"}>
             <span className={cn("size-1.5 rounded-full", queue.running ? "bg-emerald-500" : "bg-muted-foreground/60")} aria-hidden />
             {queue.running ? "running" : "stopped"}
           </Badge>
         </div>
-        <p className="mt-1 max-w-md text-xs text-muted-foreground">{queue.description}</p>
+        <p className="mt-1 line-clamp-2 max-w-[16rem] text-xs text-muted-foreground" title={queue.description}>
+          {queue.description}
+        </p>
         <div className="mt-1.5 flex flex-wrap gap-1">
           {queue.types.map((type) => (
             <TypeBadge key={type} type={type} />
           ))}
         </div>
       </Td>
-      <Td className="py-3">
+      <Td className="px-3! py-3 whitespace-nowrap">
         <Badge tone={transportTone[queue.transport as keyof typeof transportTone] ?? "neutral"}>{queue.transport}</Badge>
-        <dl className="mt-1.5 grid grid-cols-[auto_1fr] gap-x-2 text-xs">
-          <dt className="text-muted-foreground">topic</dt>
-          <dd className="truncate font-mono">{queue.topic}</dd>
-          <dt className="text-muted-foreground">group</dt>
-          <dd className="truncate font-mono">{queue.group}</dd>
-        </dl>
+        <p className="mt-1.5 font-mono text-xs text-muted-foreground" title={`topic ${queue.topic}, consumer group ${queue.group}`}>
+          <span className="text-foreground">{queue.topic}</span> → <span className="text-foreground">{queue.group}</span>
+        </p>
       </Td>
-      <Td className="py-3 text-right">
+      <Td className="px-3! py-3 text-right">
         <Figure value={queue.depth} testId="queue-depth" />
       </Td>
-      <Td className="py-3 text-right">
+      <Td className="px-3! py-3 text-right">
         <Figure value={queue.lag} tone="warning" testId="queue-lag" />
       </Td>
-      <Td className="py-3 text-right">
+      <Td className="px-3! py-3 text-right">
         <Figure value={queue.inFlight} testId="queue-in-flight" />
       </Td>
-      <Td className="py-3">
-        <div className="flex items-center justify-end gap-3">
-          <span className="font-mono text-sm tabular-nums" data-testid="queue-rate">
+      <Td className="px-2! py-3">
+        <div className="flex items-center justify-end gap-2">
+          <span className="font-mono text-sm whitespace-nowrap tabular-nums" data-testid="queue-rate">
             {formatRate(queue.ratePerSecond)}
             <span className="ml-0.5 text-xs text-muted-foreground">/s</span>
           </span>
-          <Sparkline points={points} label={`${queue.name}: processed per second over the last minute`} />
+          <Sparkline points={points} width={80} label={`${queue.name}: events handled per second over the last minute`} />
         </div>
       </Td>
-      <Td className="py-3 text-right">
+      <Td className="px-3! py-3 text-right">
         <span className="font-mono text-sm tabular-nums" data-testid="queue-processed">
           {queue.processed.toLocaleString()}
         </span>
-        {queue.failed > 0 ? <p className="text-xs text-muted-foreground tabular-nums">{queue.failed.toLocaleString()} failed attempts</p> : null}
+        {queue.failed > 0 ? (
+          <p className="text-xs whitespace-nowrap text-muted-foreground tabular-nums" title="Failed attempts (retried or dead-lettered)">
+            {queue.failed.toLocaleString()} failed
+          </p>
+        ) : null}
       </Td>
-      <Td className="py-3 text-right">
+      <Td className="px-3! py-3 text-right">
         {queue.deadLettered > 0 ? (
           <Link
             href={`/dead-letters?subscription=${encodeURIComponent(queue.name)}`}
@@ -150,14 +153,19 @@ function QueueRow({ queue, canReplay, onReplay }: { queue: Queue; canReplay: boo
           </span>
         )}
       </Td>
-      <Td className="py-3 text-right">
-        {canReplay ? (
-          <Button variant="ghost" size="xs" onClick={() => onReplay(queue.name)} title={`Replay events of the log to ${queue.name}`}>
-            <RotateCcw aria-hidden />
-            Replay
-          </Button>
-        ) : null}
-      </Td>
+      {canReplay ? (
+        <Td className="py-2.5 pl-1! text-right">
+          <button
+            type="button"
+            onClick={() => onReplay(queue.name)}
+            title={`Replay events of the log to ${queue.name}`}
+            aria-label={`Replay events to ${queue.name}`}
+            className="inline-flex size-8 cursor-pointer items-center justify-center rounded-md text-muted-foreground hover:bg-accent hover:text-accent-foreground"
+          >
+            <History className="size-4" aria-hidden />
+          </button>
+        </Td>
+      ) : null}
     </tr>
   );
 }
@@ -190,10 +198,9 @@ export function QueuesPage() {
     <>
       <PageHeader
         title="Queues"
-        description="Subscriptions on the configured transport: how much waits, how fast it moves, and what failed."
+        description="Subscriptions on the transport: what waits, how fast it moves, what failed."
         actions={
           <>
-            <LiveStatus paused={paused} status={live.status} at={snapshot?.at} />
             <RefreshControl value={refresh} onChange={setRefresh} intervals={INTERVALS} resumeTo={1_000} />
             {isAdmin ? (
               <Button variant="outline" onClick={() => setReplayFor(null)} data-testid="open-replay">
@@ -208,7 +215,7 @@ export function QueuesPage() {
       {snapshot ? (
         <div className="mb-5 grid grid-cols-2 gap-3 md:grid-cols-5">
           <Stat label="Subscriptions" value={items.length} hint={`${items.filter((queue) => queue.running).length} running here`} />
-          <Stat label="Depth" value={totals.depth.toLocaleString()} hint="published, not yet settled" />
+          <Stat label="Depth" value={totals.depth.toLocaleString()} hint="not yet settled" />
           <Stat label="Lag" value={totals.lag.toLocaleString()} hint="not yet handed out" />
           <Stat label="Processing" value={`${formatRate(totals.rate)}/s`} hint={`${totals.inFlight.toLocaleString()} in flight`} />
           <Stat
@@ -227,6 +234,10 @@ export function QueuesPage() {
         </div>
       ) : null}
 
+      <div className="mb-2 flex items-center justify-between gap-3 px-1">
+        <LiveStatus paused={paused} status={live.status} at={snapshot?.at} />
+        <span className="text-xs text-muted-foreground">Depth and lag come from the broker; processed and rate from this process.</span>
+      </div>
       <Card className="overflow-hidden" data-testid="queues-table">
         {!snapshot ? (
           live.status === "error" ? (
@@ -257,26 +268,30 @@ export function QueuesPage() {
               <THead>
                 <tr>
                   <Th>Subscription</Th>
-                  <Th>Transport</Th>
-                  <Th className="text-right" title="Published to the topic and not yet settled by the group">
+                  <Th className="px-3!">Transport</Th>
+                  <Th className="px-3! text-right" title="Published to the topic and not yet settled by the group">
                     Depth
                   </Th>
-                  <Th className="text-right" title="Not yet handed out to any consumer">
+                  <Th className="px-3! text-right" title="Not yet handed out to any consumer">
                     Lag
                   </Th>
-                  <Th className="text-right" title="Handed out and not yet settled">
+                  <Th className="px-3! text-right" title="Handed out and not yet settled">
                     In flight
                   </Th>
-                  <Th className="text-right" title="Processed per second (last 10 s), and the last minute">
+                  <Th className="px-2! text-right" title="Events handled per second (last 10 s), and the last minute">
                     Rate
                   </Th>
-                  <Th className="text-right" title="Handled successfully by this process since it started">
+                  <Th className="px-3! text-right" title="Events of its types handled successfully by this process since it started">
                     Processed
                   </Th>
-                  <Th className="text-right">Dead-lettered</Th>
-                  <Th>
-                    <span className="sr-only">Actions</span>
+                  <Th className="px-3! text-right" title="Dead letters kept for this subscription">
+                    Dead letters
                   </Th>
+                  {isAdmin ? (
+                    <Th className="pl-1!">
+                      <span className="sr-only">Replay</span>
+                    </Th>
+                  ) : null}
                 </tr>
               </THead>
               <tbody>

@@ -8,7 +8,6 @@ import { Badge, type BadgeTone } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardHeader } from "../ui/card";
 import { cn } from "../ui/cn";
-import { EmptyState } from "../ui/empty-state";
 import { Alert, errorMessage } from "../ui/error-state";
 import { Field, Input, Select } from "../ui/form";
 import { Dialog } from "../ui/overlay";
@@ -321,9 +320,10 @@ export function RecentReplays({ className }: { className?: string }) {
           <Alert>{errorMessage(replays.error)}</Alert>
         </div>
       ) : replays.data.length === 0 ? (
-        <EmptyState icon={History} title="No replays yet" className="py-8">
-          Replay a range of the log to a subscription to process those events again.
-        </EmptyState>
+        <p className="flex items-center gap-2 px-5 py-4 text-sm text-muted-foreground">
+          <History className="size-4" aria-hidden />
+          No replays yet. Replay a range of the log to a subscription to have it process those events again.
+        </p>
       ) : (
         <ul className="divide-y divide-border">
           {replays.data.map((replay) => (

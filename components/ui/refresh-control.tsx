@@ -13,8 +13,9 @@ const STORAGE_PREFIX = "eventloom.refresh.";
 export function useRefreshInterval(page: string, fallback: RefreshInterval, allowed: readonly RefreshInterval[]): [RefreshInterval, (value: RefreshInterval) => void] {
   const [value, setValue] = useState<RefreshInterval>(fallback);
   useEffect(() => {
-    const stored = Number(window.localStorage.getItem(STORAGE_PREFIX + page));
     // Read after hydration: the server render cannot know the stored choice.
+    const raw = window.localStorage.getItem(STORAGE_PREFIX + page);
+    const stored = raw === null || raw.trim() === "" ? Number.NaN : Number(raw);
     if (allowed.includes(stored) && stored !== fallback) setValue(stored);
   }, [page, fallback, allowed]);
   const update = (next: RefreshInterval) => {

@@ -80,6 +80,11 @@ describe("REST v1 subscriptions, dead letters, replays and status", () => {
   }
 
   const deadLetterOf = async (eventId: string) => (await deadLetters("?subscription=diagnostics")).items.find((item) => item.event.id === eventId);
+  async function waitForDeadLetter(eventId: string): Promise<DeadLetterItem> {
+    let found: DeadLetterItem | undefined;
+    await eventually(async () => (found = await deadLetterOf(eventId)) !== undefined, 15_000, 100);
+    return found!;
+  }
   const succeeded = (eventId: string, replayId?: string) => handled.some((entry) => entry.id === eventId && entry.ok && entry.replayId === replayId);
 
   let probeA: { id: string; position: number };
@@ -108,8 +113,8 @@ describe("REST v1 subscriptions, dead letters, replays and status", () => {
     failUntil = Date.now() + 5_000;
     [probeA, probeB] = [await publishProbe({ failUntil: new Date(failUntil).toISOString(), note: "a" }), await publishProbe({ failUntil: new Date(failUntil).toISOString(), note: "b" })];
 
-    const letter = await eventually(() => deadLetterOf(probeA.id).then((found) => found ?? false), 15_000, 100);
-    await eventually(() => deadLetterOf(probeB.id).then((found) => found !== undefined), 15_000, 100);
+    const letter = await waitForDeadLetter(probeA.id);
+    await waitForDeadLetter(probeB.id);
     expect(letter).toMatchObject({
       subscription: "diagnostics",
       event: { id: probeA.id, type: "diagnostics.probe", position: probeA.position, data: { note: "a" } },
@@ -175,7 +180,7 @@ describe("REST v1 subscriptions, dead letters, replays and status", () => {
 
   it("deletes one dead letter (204), then 404", async () => {
     const doomed = await publishProbe({ failUntil: new Date(Date.now() + 3_600_000).toISOString(), note: "delete me" });
-    const letter = await eventually(() => deadLetterOf(doomed.id).then((found) => found ?? false), 15_000, 100);
+    const letter = await waitForDeadLetter(doomed.id);
     const response = await deleteDeadLetter(app.request(`/api/v1/dead-letters/${letter.id}`, { method: "DELETE" }), params({ id: letter.id }));
     expect(response.status).toBe(204);
     expect(await response.text()).toBe("");
