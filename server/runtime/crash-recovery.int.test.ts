@@ -316,7 +316,9 @@ describe("crash recovery: a worker SIGKILLed in the middle of 100,000 messages, 
           console.log(
             `[crash ${kind}] published ${MESSAGES} in ${seconds(publishedMs)} s; A applied ${appliedByA} in ${seconds(killedAt - aStarted)} s, then SIGKILL; ` +
               `B applied ${reportOfB?.applied} (${retriedByB?.rows} of them on a redelivery), duplicates suppressed by the inbox ${reportOfB?.duplicates}, ` +
-              `deliveries with attempt > 1 ${reportOfB?.redelivered} (max attempt ${reportOfB?.maxAttempt}); B ran ${seconds(Date.now() - bStarted)} s; ` +
+              `deliveries with attempt > 1 ${reportOfB?.redelivered} (max attempt ${reportOfB?.maxAttempt}); ` +
+              `the first of A's deliveries reached B ${reportOfB?.firstRedeliveryAt ? seconds(reportOfB.firstRedeliveryAt - killedAt) : "-"} s after the kill ` +
+              `(B ready ${seconds(bStarted - killedAt)} s after it); B ran ${seconds(Date.now() - bStarted)} s; ` +
               `effects ${final.rows} rows, ${final.distinct} distinct; ${seconds(finishedMs)} s from first publish to last effect`,
           );
 

@@ -21,7 +21,8 @@
  *   {"event":"progress", ...}   every `progressEveryMs`: applied, duplicates, redelivered...
  *   {"event":"stopped", ...}    after SIGTERM/SIGINT: drained, settled, closed (then exit 0)
  * `applied` counts effects this process committed, `duplicates` deliveries whose inbox row already
- * existed (the effect was suppressed), `redelivered` deliveries with attempt > 1.
+ * existed (the effect was suppressed), `redelivered` deliveries with attempt > 1;
+ * `firstRedeliveryAt` says when the first delivery of either kind came.
  * stderr: errors the subscriber or driver reported (capped), as JSON lines.
  *
  * The worker exits by itself when its stdin closes (the test that started it is gone) or after
@@ -83,6 +84,8 @@ export interface CrashWorkerReport {
   duplicates: number;
   redelivered: number;
   maxAttempt: number;
+  /** Epoch ms of the first delivery recognisably handed out before (attempt > 1, or the inbox had it); 0 = none yet. */
+  firstRedeliveryAt: number;
   errors: number;
   inFlight: number;
   deadLettered: number;
@@ -140,7 +143,10 @@ async function main(): Promise<void> {
   const driver = createDriver(settings.transport);
   await driver.connect();
 
-  const counts = { applied: 0, duplicates: 0, redelivered: 0, maxAttempt: 0 };
+  const counts = { applied: 0, duplicates: 0, redelivered: 0, maxAttempt: 0, firstRedeliveryAt: 0 };
+  const sawRedelivery = (): void => {
+    if (counts.firstRedeliveryAt === 0) counts.firstRedeliveryAt = Date.now();
+  };
   const subscriber: RunningSubscriber = await startSubscriber(driver, {
     topic: settings.topic,
     subscription: settings.group,
@@ -148,13 +154,19 @@ async function main(): Promise<void> {
     deadLetters: new PostgresDeadLetterStore(effects),
     // No `inbox` option: withInbox below is the inbox, committed with the effect.
     handler: async (event, context) => {
-      if (context.attempt > 1) counts.redelivered += 1;
+      if (context.attempt > 1) {
+        counts.redelivered += 1;
+        sawRedelivery();
+      }
       if (context.attempt > counts.maxAttempt) counts.maxAttempt = context.attempt;
       const outcome = await withInbox(effects, context.subscription, context.messageId, async (tx) => {
         await tx.execute(sql`insert into crash_effects (event_id, worker_pid, attempt) values (${event.id}, ${process.pid}, ${context.attempt})`);
       });
       if (outcome === "applied") counts.applied += 1;
-      else counts.duplicates += 1;
+      else {
+        counts.duplicates += 1;
+        sawRedelivery();
+      }
     },
     onError: (info) => reportError(info.stage)(info.error),
   });
