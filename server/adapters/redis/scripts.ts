@@ -197,7 +197,9 @@ return pruned
  * KEYS: a topic stream. Trims it below the oldest entry some group still needs (its oldest
  * pending entry, else its last delivered one); with no group at all, nobody can ever read the
  * entries (a new group starts at the end), so all go. Topic streams are shared by every group of
- * the topic: an entry may only go when every group is done with it.
+ * the topic: an entry may only go when every group is done with it. Trimming is approximate
+ * (`~`: whole stream nodes of about 100 entries): exact trimming of a busy stream takes Redis
+ * milliseconds, during which every client waits.
  */
 export const trimScript = new LuaScript(`${TO_MAP}${ID_ORDER}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -208,6 +210,6 @@ for _, flat in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   if group['pending'] > 0 then keep = redis.call('XPENDING', KEYS[1], group['name'])[2] end
   if floor == nil or older(keep, floor) then floor = keep end
 end
-if floor == nil then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
-return redis.call('XTRIM', KEYS[1], 'MINID', floor)
+if floor == nil then return redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', 0) end
+return redis.call('XTRIM', KEYS[1], 'MINID', '~', floor)
 `);
