@@ -1,3 +1,4 @@
 export * from "./events";
 export * from "./auth";
 export * from "./transport";
+export * from "./tasks";
