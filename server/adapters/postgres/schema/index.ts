@@ -2,3 +2,4 @@ export * from "./events";
 export * from "./auth";
 export * from "./transport";
 export * from "./tasks";
+export * from "./replays";
