@@ -15,9 +15,12 @@ import type { DeadLetterStore, Inbox } from "@/server/engine/transport/dead-lett
 import type { TransportDriver } from "@/server/engine/transport/driver";
 import { InMemoryLease, type Lease } from "@/server/engine/transport/lease";
 import { registerDomainEventTypes } from "@/server/domain/events";
+import { registerTaskEventTypes } from "@/server/engine/tasks/events";
+import type { TaskQueue } from "@/server/engine/tasks/task-queue";
 import { DeadLetterActions } from "./dead-letters";
 import { diagnosticsSubscription, registerDiagnosticsEventTypes } from "./diagnostics";
 import { ReplayService } from "./replays";
+import { createTaskQueue } from "./tasks";
 import { SubscriptionRegistry } from "./subscriptions";
 import { createTransportDriver } from "./transport";
 import { bootstrapFirstAdmin, createAuthServices, type AuthServices } from "./auth";
@@ -40,6 +43,8 @@ export interface Container {
   /** API keys, dashboard sessions (better-auth) and the one `authenticate(request)` both use. */
   authServices: AuthServices;
   transport: TransportServices;
+  /** The priority task queue (submit, status); its worker pool starts with the transport workers. */
+  tasks: TaskQueue;
   close(): Promise<void>;
 }
 
@@ -67,6 +72,7 @@ export async function createContainer(env: Env): Promise<Container> {
   const registry = new EventTypeRegistry();
   registerDomainEventTypes(registry);
   registerDiagnosticsEventTypes(registry);
+  registerTaskEventTypes(registry);
   const eventTypes = new PostgresEventTypeRepository(database);
   await registry.loadRuntimeTypes(eventTypes);
 
@@ -95,6 +101,7 @@ export async function createContainer(env: Env): Promise<Container> {
     deadLetterActions: new DeadLetterActions({ driver, deadLetters }),
     replays: new ReplayService({ store, driver, topic: env.TRANSPORT_TOPIC, replays: new PostgresReplayStore(database), subscriptions }),
   };
+  const tasks = createTaskQueue({ env, database, publisher, transport });
 
   return {
     env,
@@ -107,10 +114,12 @@ export async function createContainer(env: Env): Promise<Container> {
     tail,
     authServices,
     transport,
+    tasks,
     async close() {
       tail.close();
       await transport.replays.close();
       await transport.deadLetterActions.close();
+      await tasks.stop();
       await subscriptions.stopAll();
       await driver.close();
       await transport.lease.close?.();

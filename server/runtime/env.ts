@@ -36,6 +36,7 @@ export const envSchema = z
     DEMO: onOff.default("on"),
     DEMO_RATE: z.coerce.number().positive().max(10_000).default(4),
     WORKERS: onOff.default("on"),
+    TASK_WORKERS: z.coerce.number().int().min(1).max(256).default(8).describe("Task queue worker pool size: task attempts run at once per process"),
     MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     SSE_HEARTBEAT_SECONDS: z.coerce.number().positive().max(60).default(15),
     LOG_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
