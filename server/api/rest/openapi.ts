@@ -38,9 +38,10 @@ import {
   statusResponse,
   subscriptionList,
 } from "./delivery-schemas";
+import { listTasksQuery, submitTaskBody, taskAccepted, taskIdParams, taskPage, taskResource, taskTypeList } from "./task-schemas";
 
 /**
- * The OpenAPI 3.1 document of REST v1 (events, delivery), generated from the zod schemas that validate
+ * The OpenAPI 3.1 document of REST v1 (events, delivery, tasks), generated from the zod schemas that validate
  * the requests (schemas.ts), so the document cannot describe an API other than the one served.
  */
 
@@ -309,6 +310,46 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
           requestParams: { path: replayIdParams },
           responses: { "200": { description: "Cancelled", content: jsonContent(replayResource) }, ...problems("forbidden", "not_found", "conflict") },
         }),
+      },
+      "/api/v1/tasks": {
+        get: scoped("queries:read", {
+          operationId: "listTasks",
+          summary: "Tasks of the task queue, newest first",
+          requestParams: { query: listTasksQuery },
+          responses: { "200": { description: "A page of tasks", content: jsonContent(taskPage) }, ...problems("bad_request", "forbidden") },
+        }),
+        post: scoped("commands:execute", {
+          operationId: "submitTask",
+          summary: "Submit a task to the priority task queue",
+          description:
+            "Validates `input` against the type's schema (422 naming each field; an unknown type fails on `type`) and queues the task on the transport with its priority (default: the type's). Workers run high before normal before low; a failed attempt is retried after 1, 2, 5, 10 and 30 s, then the task is dead (dead-lettered). Follow it with GET /api/v1/tasks/{id} or its `task.*` events (subject = the task id).",
+          requestParams: { header: publishHeaders },
+          requestBody: { required: true, content: jsonContent(submitTaskBody) },
+          responses: {
+            "202": {
+              description: "Queued",
+              headers: replayedHeader.extend({ location: z.string().meta({ description: "The task's URL" }) }),
+              content: jsonContent(taskAccepted),
+            },
+            ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/tasks/{id}": {
+        get: scoped("queries:read", {
+          operationId: "getTask",
+          summary: "A task's status, attempts, progress and result or error",
+          requestParams: { path: taskIdParams },
+          responses: { "200": { description: "The task", content: jsonContent(taskResource) }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/task-types": {
+        get: {
+          operationId: "listTaskTypes",
+          summary: "The task types the queue runs, with their input schemas and task counts",
+          description: "Any authenticated caller.",
+          responses: { "200": { description: "Task types", content: jsonContent(taskTypeList) }, ...problems() },
+        },
       },
       "/api/v1/openapi.json": {
         get: {
