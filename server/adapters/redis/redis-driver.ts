@@ -28,7 +28,7 @@ const TRIM_EVERY_MS = 5_000;
  * - consume: see {@link StreamConsumer}; a delivery's attempt is its entry's delivery count
  *   (plus the attempt carried by a retried entry), so deliveries after a crash count.
  * - ack: XACK, batched: acks of the same moment go in one pipeline, one XACK per stream (plus XDEL
- *   on retry streams, which only this group reads); resolved once written (see AckBatcher). Topic
+ *   on retry streams, which only this group reads); resolved once queued (see AckBatcher). Topic
  *   streams are trimmed instead, below the oldest entry any group still needs: a group that is
  *   no longer consumed keeps everything after its position, so a removed subscription's group
  *   should be destroyed (XGROUP DESTROY on the topic's streams).
@@ -253,39 +253,48 @@ function findGroup(groups: unknown, name: string): GroupInfo | undefined {
  * Acks made in the same moment (one turn of the event loop) go to Redis together: one pipeline,
  * one XACK per stream with every id (plus XDEL on retry streams).
  *
- * An ack resolves once its XACK is written to a ready connection, not when Redis replies, as
- * AMQP's basic.ack (which has no reply at all): the Subscriber holds a handler slot until the ack
- * resolves, so waiting for the reply would cap throughput at `concurrency` per round trip. Should
- * the XACK still be lost, the entry stays pending and goes back to the group after
- * `redeliveryAfterMs` (at-least-once); errors in replies go to `onError`. If the connection is
- * down, the ack waits for it up to `operationTimeoutMs`, then rejects.
+ * An ack resolves as soon as it is queued while the connection is up, without waiting for the
+ * pipeline or Redis' reply, as AMQP's basic.ack (which has no reply at all): the Subscriber keeps
+ * a key's next message and a handler slot until the ack resolves, so waiting would cap throughput
+ * at `concurrency` messages per event-loop turn or round trip. Should an XACK still be lost, the
+ * entry stays pending and goes back to the group after `redeliveryAfterMs` (at-least-once);
+ * failures go to `onError`. While the connection is down, an ack waits for it up to
+ * `operationTimeoutMs`, then rejects.
  */
 class AckBatcher {
   private batches = new Map<AckTarget, string[]>();
-  private sent: Promise<void> | undefined;
+  private flushing: Promise<void> | undefined;
   private readonly replies = new Set<Promise<unknown>>();
 
   constructor(private readonly driver: RedisStreamsDriver) {}
 
   add(target: AckTarget, entryId: string): Promise<void> {
+    if (this.driver.commands.status !== "ready") return this.driver.whenReady().then(() => this.add(target, entryId));
     const ids = this.batches.get(target);
     if (ids) ids.push(entryId);
     else this.batches.set(target, [entryId]);
-    this.sent ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
-    return this.sent;
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    return QUEUED;
   }
 
-  /** Sends what is waiting and waits for the replies of everything sent. */
+  /** Sends what is queued and waits (bounded) for the replies of everything sent. */
   async drain(): Promise<void> {
-    await this.sent?.catch(() => undefined);
+    await this.flushing;
     await bounded(Promise.allSettled([...this.replies]), this.driver.operationTimeoutMs, "acks").catch(() => undefined);
   }
 
   private async flush(): Promise<void> {
     const batches = this.batches;
     this.batches = new Map();
-    this.sent = undefined;
-    await this.driver.whenReady();
+    this.flushing = undefined;
+    try {
+      // The connection may have dropped since the acks were queued: wait for it, bounded. (Not
+      // the driver's connect(): acks queued before close() still go out while it closes.)
+      await whenReady(this.driver.commands, this.driver.operationTimeoutMs);
+    } catch (error) {
+      this.driver.reportError(error);
+      return;
+    }
     const pipeline = this.driver.commands.pipeline();
     for (const [{ stream, group, deleteEntries }, ids] of batches) {
       pipeline.xack(stream, group, ...ids);
@@ -301,3 +310,5 @@ class AckBatcher {
     void replies.finally(() => this.replies.delete(replies));
   }
 }
+
+const QUEUED = Promise.resolve();

@@ -395,6 +395,8 @@ describe("redis transport: Redis specifics", () => {
     await eventually(() => expect(slow.deliveries).toHaveLength(250));
     await Promise.all(fast.deliveries.map((delivery) => delivery.ack()));
     await Promise.all(slow.deliveries.slice(0, 220).map((delivery) => delivery.ack()));
+    await eventually(async () => expect(await driver.figures(topic, `${group}-slow`)).toMatchObject({ inFlight: 30 }));
+    await eventually(async () => expect(await driver.figures(topic, group)).toMatchObject({ inFlight: 0 }));
 
     // Trimming goes by whole stream nodes (about 100 entries) below the slow group's oldest
     // pending entry: at least one node goes, and everything the slow group still holds stays.
