@@ -252,7 +252,7 @@ describe("crash recovery: a worker SIGKILLed in the middle of 100,000 messages, 
             group,
             effectsDatabaseUrl: effectsDb.url,
             concurrency: CONCURRENCY,
-            progressEveryMs: 200,
+            progressEveryMs: 100,
             maxLifetimeMs: FINISH_WITHIN_MS + 5 * 60_000,
           };
 
@@ -263,7 +263,9 @@ describe("crash recovery: a worker SIGKILLed in the middle of 100,000 messages, 
           const aStarted = Date.now();
           const killAt = Math.floor(MESSAGES * (KILL_BETWEEN[0] + Math.random() * (KILL_BETWEEN[1] - KILL_BETWEEN[0])));
           for (;;) {
-            if ((await rowsOf(database)) >= killAt) break;
+            // Past the kill point, and at a moment A holds deliveries (its last report, at most
+            // 100 ms old, says so): something for the broker to give back.
+            if ((await rowsOf(database)) >= killAt && (a.last?.inFlight ?? 0) > 0) break;
             if (a.child.exitCode !== null) throw new Error(`worker A exited early:\n${a.stderr.join("\n")}`);
             if (Date.now() - aStarted > FINISH_WITHIN_MS) throw new Error(`worker A applied fewer than ${killAt} effects in ${FINISH_WITHIN_MS} ms: ${JSON.stringify(a.last)}`);
             await sleep(50);
