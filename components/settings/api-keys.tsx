@@ -1,7 +1,7 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { KeyRound, LoaderCircle, Plus, ShieldAlert, TriangleAlert } from "lucide-react";
+import { KeyRound, Plus, ShieldAlert, TriangleAlert } from "lucide-react";
 import { useState, type FormEvent } from "react";
 import { useTRPC, type RouterOutputs } from "../trpc";
 import { Badge } from "../ui/badge";
@@ -10,13 +10,13 @@ import { Card, CardHeader } from "../ui/card";
 import { cn } from "../ui/cn";
 import { CopyButton } from "../ui/copy-button";
 import { EmptyState } from "../ui/empty-state";
-import { Alert, ErrorState, errorMessage } from "../ui/error-state";
-import { Field, Input } from "../ui/form";
+import { Alert, errorMessage } from "../ui/error-state";
 import { Dialog } from "../ui/overlay";
 import { RelativeTime } from "../ui/relative-time";
 import { Skeleton } from "../ui/spinner";
-import { Table, Td, Th, THead } from "../ui/table";
+import { Table, Td } from "../ui/table";
 import { ChangePasswordCard } from "./change-password";
+import { ChoiceCard, DialogActions, DoneDialog, FormDialog, InputField, ListHead, ListStates, useMe } from "./parts";
 import { scopeHelp } from "./scopes";
 import { UsersPanel } from "./users";
 
@@ -51,88 +51,71 @@ function CreateKeyDialog({ open, onClose, availableScopes }: { open: boolean; on
 
   if (create.data) {
     return (
-      <Dialog
-        open={open}
-        onClose={close}
-        title="API key created"
-        description="Copy the key now. It is stored hashed and will not be shown again."
-        footer={
-          <Button onClick={close} data-testid="api-key-done">
-            Done
-          </Button>
-        }
-      >
-        <div className="space-y-3">
-          <div className="flex items-center gap-2 rounded-lg border border-border bg-muted/60 p-3">
-            <code className="min-w-0 flex-1 font-mono text-sm break-all" data-testid="api-key-plaintext">
-              {create.data.key}
-            </code>
-            <CopyButton value={create.data.key} label="Copy key" className="size-8" />
-          </div>
-          <Alert tone="warning">
-            Anyone with this key can act with its scopes: {create.data.record.scopes.join(", ")}. Keep it in a secret store.
-          </Alert>
-          <p className="text-xs text-muted-foreground">
-            Use it as <code className="font-mono">Authorization: Bearer &lt;key&gt;</code> on the REST API.
-          </p>
+      <DoneDialog open={open} onClose={close} title="API key created" description="Copy the key now. It is stored hashed and will not be shown again." doneTestId="api-key-done">
+        <div className="flex items-center gap-2 rounded-lg border border-border bg-muted/60 p-3">
+          <code className="min-w-0 flex-1 font-mono text-sm break-all" data-testid="api-key-plaintext">
+            {create.data.key}
+          </code>
+          <CopyButton value={create.data.key} label="Copy key" className="size-8" />
         </div>
-      </Dialog>
+        <Alert tone="warning">
+          Anyone with this key can act with its scopes: {create.data.record.scopes.join(", ")}. Keep it in a secret store.
+        </Alert>
+        <p className="text-xs text-muted-foreground">
+          Use it as <code className="font-mono">Authorization: Bearer &lt;key&gt;</code> on the REST API.
+        </p>
+      </DoneDialog>
     );
   }
 
   const nameError = attempted && !name.trim() ? "Give the key a name" : undefined;
   const scopeError = attempted && scopes.length === 0 ? "Pick at least one scope" : undefined;
   return (
-    <Dialog
+    <FormDialog
       open={open}
       onClose={close}
       title="Create API key"
       description="Keys authenticate REST clients. Give each client its own key with only the scopes it needs."
-      footer={
-        <>
-          <Button variant="outline" onClick={close}>
-            Cancel
-          </Button>
-          <Button type="submit" form="create-key-form" disabled={create.isPending} data-testid="api-key-submit">
-            {create.isPending ? <LoaderCircle className="animate-spin" aria-hidden /> : null}
-            Create key
-          </Button>
-        </>
-      }
+      formId="create-key-form"
+      onSubmit={submit}
+      pending={create.isPending}
+      submitLabel="Create key"
+      submitTestId="api-key-submit"
     >
-      <form id="create-key-form" onSubmit={submit} className="space-y-4" noValidate>
-        <Field label="Name" htmlFor="key-name" error={nameError} hint="Who or what uses it, e.g. billing-service">
-          <Input id="key-name" value={name} onChange={(event) => setName(event.target.value)} maxLength={100} autoFocus aria-invalid={nameError ? true : undefined} />
-        </Field>
-        <fieldset>
-          <legend className="text-xs font-medium text-muted-foreground">Scopes</legend>
-          <div className="mt-2 grid gap-2 sm:grid-cols-2">
-            {availableScopes.map((scope) => {
-              const checked = scopes.includes(scope);
-              return (
-                <label
-                  key={scope}
-                  className="flex cursor-pointer items-start gap-2.5 rounded-lg border border-border px-3 py-2.5 transition-colors hover:bg-muted/60 has-checked:border-primary/50 has-checked:bg-accent/50"
-                >
-                  <input
-                    type="checkbox"
-                    className="mt-0.5 size-4 shrink-0 accent-(--primary)"
-                    checked={checked}
-                    onChange={() => setScopes(checked ? scopes.filter((item) => item !== scope) : [...scopes, scope])}
-                  />
-                  <span>
-                    <span className="block font-mono text-xs font-medium">{scope}</span>
-                    <span className="block text-xs text-muted-foreground">{scopeHelp[scope] ?? ""}</span>
-                  </span>
-                </label>
-              );
-            })}
-          </div>
-          {scopeError ? <p className="mt-1.5 text-xs text-danger">{scopeError}</p> : null}
-        </fieldset>
-        {create.error ? <Alert title="Could not create the key">{errorMessage(create.error)}</Alert> : null}
-      </form>
-    </Dialog>
+      <InputField
+        label="Name"
+        id="key-name"
+        error={nameError}
+        hint="Who or what uses it, e.g. billing-service"
+        value={name}
+        onChange={(event) => setName(event.target.value)}
+        maxLength={100}
+        autoFocus
+      />
+      <fieldset>
+        <legend className="text-xs font-medium text-muted-foreground">Scopes</legend>
+        <div className="mt-2 grid gap-2 sm:grid-cols-2">
+          {availableScopes.map((scope) => {
+            const checked = scopes.includes(scope);
+            return (
+              <ChoiceCard
+                key={scope}
+                type="checkbox"
+                checked={checked}
+                onChange={() => setScopes(checked ? scopes.filter((item) => item !== scope) : [...scopes, scope])}
+              >
+                <span>
+                  <span className="block font-mono text-xs font-medium">{scope}</span>
+                  <span className="block text-xs text-muted-foreground">{scopeHelp[scope] ?? ""}</span>
+                </span>
+              </ChoiceCard>
+            );
+          })}
+        </div>
+        {scopeError ? <p className="mt-1.5 text-xs text-danger">{scopeError}</p> : null}
+      </fieldset>
+      {create.error ? <Alert title="Could not create the key">{errorMessage(create.error)}</Alert> : null}
+    </FormDialog>
   );
 }
 
@@ -157,15 +140,15 @@ function RevokeDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onClose(): v
       title={`Revoke “${apiKey?.name ?? ""}”?`}
       description="Requests with this key are refused (401 Unauthorized) within seconds on every server. This cannot be undone."
       footer={
-        <>
-          <Button variant="outline" onClick={onClose}>
-            Cancel
-          </Button>
-          <Button variant="danger" disabled={revoke.isPending} onClick={() => apiKey && revoke.mutate({ id: apiKey.id })} data-testid="api-key-revoke-confirm">
-            {revoke.isPending ? <LoaderCircle className="animate-spin" aria-hidden /> : null}
-            Revoke key
-          </Button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          variant="danger"
+          pending={revoke.isPending}
+          onClick={() => apiKey && revoke.mutate({ id: apiKey.id })}
+          data-testid="api-key-revoke-confirm"
+        >
+          Revoke key
+        </DialogActions>
       }
     >
       {revoke.error ? <Alert title="Could not revoke the key">{errorMessage(revoke.error)}</Alert> : null}
@@ -175,7 +158,7 @@ function RevokeDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onClose(): v
 
 export function ApiKeysPanel() {
   const trpc = useTRPC();
-  const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
+  const me = useMe();
   const isAdmin = me.data?.isAdmin === true;
   const keys = useQuery({ ...trpc.apiKeys.list.queryOptions(), enabled: isAdmin });
   const [creating, setCreating] = useState(false);
@@ -204,82 +187,68 @@ export function ApiKeysPanel() {
           </Button>
         }
       />
-      {keys.isPending ? (
-        <div className="space-y-2 p-5">
-          {Array.from({ length: 3 }, (_, index) => (
-            <Skeleton key={index} className="h-10 w-full" />
-          ))}
-        </div>
-      ) : keys.isError ? (
-        <ErrorState title="Could not load API keys" error={keys.error} onRetry={() => void keys.refetch()} />
-      ) : keys.data.length === 0 ? (
-        <EmptyState icon={KeyRound} title="No API keys yet" action={<Button size="sm" onClick={() => setCreating(true)}><Plus aria-hidden /> Create the first key</Button>}>
-          Create a key for each service that publishes or reads events over the REST API.
-        </EmptyState>
-      ) : (
-        <Table data-testid="api-keys-table">
-          <THead>
-            <tr>
-              <Th>Name</Th>
-              <Th>Key</Th>
-              <Th>Scopes</Th>
-              <Th>Created</Th>
-              <Th>Last used</Th>
-              <Th>Status</Th>
-              <Th>
-                <span className="sr-only">Actions</span>
-              </Th>
-            </tr>
-          </THead>
-          <tbody>
-            {keys.data.map((key) => (
-              <tr
-                key={key.id}
-                className={cn("border-b border-border last:border-b-0", key.status === "revoked" && "text-muted-foreground [&_code]:line-through")}
-                data-testid="api-key-row"
-                data-key-name={key.name}
-              >
-                <Td className="font-medium">
-                  {key.name}
-                  {key.createdBy ? <span className="block text-xs font-normal text-muted-foreground">by {key.createdBy}</span> : null}
-                </Td>
-                <Td>
-                  <code className="rounded bg-muted px-1.5 py-0.5 font-mono text-xs">{key.prefix}…</code>
-                </Td>
-                <Td>
-                  <div className="flex max-w-xs flex-wrap gap-1">
-                    {key.scopes.map((scope) => (
-                      <Badge key={scope} tone={scope === "admin" ? "warning" : "neutral"} className="font-mono">
-                        {scope}
+      <ListStates
+        query={keys}
+        errorTitle="Could not load API keys"
+        empty={
+          <EmptyState icon={KeyRound} title="No API keys yet" action={<Button size="sm" onClick={() => setCreating(true)}><Plus aria-hidden /> Create the first key</Button>}>
+            Create a key for each service that publishes or reads events over the REST API.
+          </EmptyState>
+        }
+      >
+        {(rows) => (
+          <Table data-testid="api-keys-table">
+            <ListHead columns={["Name", "Key", "Scopes", "Created", "Last used", "Status"]} />
+            <tbody>
+              {rows.map((key) => (
+                <tr
+                  key={key.id}
+                  className={cn("border-b border-border last:border-b-0", key.status === "revoked" && "text-muted-foreground [&_code]:line-through")}
+                  data-testid="api-key-row"
+                  data-key-name={key.name}
+                >
+                  <Td className="font-medium">
+                    {key.name}
+                    {key.createdBy ? <span className="block text-xs font-normal text-muted-foreground">by {key.createdBy}</span> : null}
+                  </Td>
+                  <Td>
+                    <code className="rounded bg-muted px-1.5 py-0.5 font-mono text-xs">{key.prefix}…</code>
+                  </Td>
+                  <Td>
+                    <div className="flex max-w-xs flex-wrap gap-1">
+                      {key.scopes.map((scope) => (
+                        <Badge key={scope} tone={scope === "admin" ? "warning" : "neutral"} className="font-mono">
+                          {scope}
+                        </Badge>
+                      ))}
+                    </div>
+                  </Td>
+                  <Td className="text-xs whitespace-nowrap text-muted-foreground">
+                    <RelativeTime time={key.createdAt} />
+                  </Td>
+                  <Td className="text-xs whitespace-nowrap text-muted-foreground">{key.lastUsedAt ? <RelativeTime time={key.lastUsedAt} /> : "Never"}</Td>
+                  <Td>
+                    {key.status === "active" ? (
+                      <Badge tone="success">Active</Badge>
+                    ) : (
+                      <Badge tone="neutral" title={key.revokedAt ?? undefined}>
+                        Revoked
                       </Badge>
-                    ))}
-                  </div>
-                </Td>
-                <Td className="text-xs whitespace-nowrap text-muted-foreground">
-                  <RelativeTime time={key.createdAt} />
-                </Td>
-                <Td className="text-xs whitespace-nowrap text-muted-foreground">{key.lastUsedAt ? <RelativeTime time={key.lastUsedAt} /> : "Never"}</Td>
-                <Td>
-                  {key.status === "active" ? (
-                    <Badge tone="success">Active</Badge>
-                  ) : (
-                    <Badge tone="neutral" title={key.revokedAt ?? undefined}>
-                      Revoked
-                    </Badge>
-                  )}
-                </Td>
-                <Td className="text-right">
-                  {key.status === "active" ? (
-                    <Button variant="danger-ghost" size="xs" onClick={() => setRevoking(key)}>
-                      Revoke
-                    </Button>
-                  ) : null}
-                </Td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
+                    )}
+                  </Td>
+                  <Td className="text-right">
+                    {key.status === "active" ? (
+                      <Button variant="danger-ghost" size="xs" onClick={() => setRevoking(key)}>
+                        Revoke
+                      </Button>
+                    ) : null}
+                  </Td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
+        )}
+      </ListStates>
       <CreateKeyDialog open={creating} onClose={() => setCreating(false)} availableScopes={me.data?.availableScopes ?? []} />
       <RevokeDialog apiKey={revoking} onClose={() => setRevoking(null)} />
     </Card>
@@ -287,8 +256,7 @@ export function ApiKeysPanel() {
 }
 
 function AccountCard() {
-  const trpc = useTRPC();
-  const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
+  const me = useMe();
   return (
     <Card>
       <CardHeader title="Your access" description="What the dashboard lets you do" />
@@ -350,8 +318,7 @@ function RestApiCard() {
 }
 
 export function SettingsPage() {
-  const trpc = useTRPC();
-  const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
+  const me = useMe();
   return (
     <>
       <div className="mb-6">

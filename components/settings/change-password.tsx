@@ -1,22 +1,17 @@
 "use client";
 
-import { useMutation, useQuery } from "@tanstack/react-query";
-import { CircleCheck, LoaderCircle } from "lucide-react";
+import { useMutation } from "@tanstack/react-query";
+import { CircleCheck } from "lucide-react";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "../trpc";
-import { Button } from "../ui/button";
 import { Card, CardHeader } from "../ui/card";
 import { Alert, errorMessage } from "../ui/error-state";
-import { Field } from "../ui/form";
-import { issuesByPath, PasswordInput } from "./password-input";
-
-/** Mirrors the server's rule (server/api/trpc/routers/users.ts). */
-const MIN_PASSWORD_LENGTH = 12;
+import { formErrors, InputField, MIN_PASSWORD_LENGTH, PendingButton, useMe } from "./parts";
 
 /** Every signed-in user changes their own password here (API keys have none). */
 export function ChangePasswordCard({ className }: { className?: string }) {
   const trpc = useTRPC();
-  const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
+  const me = useMe();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const [confirm, setConfirm] = useState("");
@@ -34,33 +29,30 @@ export function ChangePasswordCard({ className }: { className?: string }) {
 
   if (me.data && me.data.kind !== "user") return null;
 
-  const clientErrors: Record<string, string | undefined> = attempted
-    ? {
-        currentPassword: !current ? "Enter your current password" : undefined,
-        newPassword:
-          next.length < MIN_PASSWORD_LENGTH ? `Use at least ${MIN_PASSWORD_LENGTH} characters` : next === current ? "Choose a password different from the current one" : undefined,
-        confirm: confirm !== next ? "Does not match the new password" : undefined,
-      }
-    : {};
-  const serverErrors = issuesByPath(change.error);
-  const fieldError = (path: string) => clientErrors[path] ?? serverErrors[path];
-  const hasFieldIssue = Object.keys(serverErrors).length > 0;
+  const { fieldError, hasFieldIssue, valid } = formErrors(
+    {
+      currentPassword: !current ? "Enter your current password" : undefined,
+      newPassword:
+        next.length < MIN_PASSWORD_LENGTH ? `Use at least ${MIN_PASSWORD_LENGTH} characters` : next === current ? "Choose a password different from the current one" : undefined,
+      confirm: confirm !== next ? "Does not match the new password" : undefined,
+    },
+    attempted,
+    change.error,
+  );
 
   function submit(event: FormEvent) {
     event.preventDefault();
     setAttempted(true);
     change.reset();
-    if (!current || next.length < MIN_PASSWORD_LENGTH || next === current || confirm !== next) return;
+    if (!valid) return;
     change.mutate({ currentPassword: current, newPassword: next });
   }
 
-  function edit(setter: (value: string) => void) {
-    return (value: string) => {
-      setter(value);
-      // A new edit makes an earlier success or server answer stale.
-      if (change.isSuccess || change.isError) change.reset();
-    };
-  }
+  const fields = [
+    { path: "currentPassword", id: "current-password", label: "Current password", autoComplete: "current-password", value: current, set: setCurrent },
+    { path: "newPassword", id: "new-password", label: "New password", autoComplete: "new-password", value: next, set: setNext, hint: `At least ${MIN_PASSWORD_LENGTH} characters.` },
+    { path: "confirm", id: "confirm-password", label: "Confirm new password", autoComplete: "new-password", value: confirm, set: setConfirm },
+  ];
 
   return (
     <Card className={className} data-testid="change-password">
@@ -68,33 +60,19 @@ export function ChangePasswordCard({ className }: { className?: string }) {
       <form onSubmit={submit} noValidate className="space-y-4 px-5 py-4">
         {/* Lets password managers tie the new password to this account. */}
         <input type="text" name="username" autoComplete="username" value={me.data?.name ?? ""} readOnly hidden />
-        <Field label="Current password" htmlFor="current-password" error={fieldError("currentPassword")}>
-          <PasswordInput
-            id="current-password"
-            autoComplete="current-password"
-            value={current}
-            onChange={(event) => edit(setCurrent)(event.target.value)}
-            aria-invalid={fieldError("currentPassword") ? true : undefined}
+        {fields.map(({ path, set, ...field }) => (
+          <InputField
+            key={path}
+            password
+            error={fieldError(path)}
+            onChange={(event) => {
+              set(event.target.value);
+              // A new edit makes an earlier success or server answer stale.
+              if (change.isSuccess || change.isError) change.reset();
+            }}
+            {...field}
           />
-        </Field>
-        <Field label="New password" htmlFor="new-password" error={fieldError("newPassword")} hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}>
-          <PasswordInput
-            id="new-password"
-            autoComplete="new-password"
-            value={next}
-            onChange={(event) => edit(setNext)(event.target.value)}
-            aria-invalid={fieldError("newPassword") ? true : undefined}
-          />
-        </Field>
-        <Field label="Confirm new password" htmlFor="confirm-password" error={fieldError("confirm")}>
-          <PasswordInput
-            id="confirm-password"
-            autoComplete="new-password"
-            value={confirm}
-            onChange={(event) => edit(setConfirm)(event.target.value)}
-            aria-invalid={fieldError("confirm") ? true : undefined}
-          />
-        </Field>
+        ))}
         {change.error && !hasFieldIssue ? <Alert title="Could not change the password">{errorMessage(change.error)}</Alert> : null}
         {change.isSuccess ? (
           <Alert tone="info">
@@ -105,10 +83,9 @@ export function ChangePasswordCard({ className }: { className?: string }) {
           </Alert>
         ) : null}
         <div className="flex justify-end">
-          <Button type="submit" disabled={change.isPending} data-testid="change-password-submit">
-            {change.isPending ? <LoaderCircle className="animate-spin" aria-hidden /> : null}
+          <PendingButton type="submit" pending={change.isPending} data-testid="change-password-submit">
             Change password
-          </Button>
+          </PendingButton>
         </div>
       </form>
     </Card>

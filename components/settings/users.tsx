@@ -1,7 +1,7 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { LoaderCircle, RefreshCw, UserPlus, Users } from "lucide-react";
+import { RefreshCw, UserPlus, Users } from "lucide-react";
 import { useState, type FormEvent } from "react";
 import { useTRPC, type RouterInputs, type RouterOutputs } from "../trpc";
 import { Badge, type BadgeTone } from "../ui/badge";
@@ -10,20 +10,19 @@ import { Card, CardHeader } from "../ui/card";
 import { cn } from "../ui/cn";
 import { CopyButton } from "../ui/copy-button";
 import { EmptyState } from "../ui/empty-state";
-import { Alert, ErrorState, errorMessage } from "../ui/error-state";
-import { Field, Input, Label, Select } from "../ui/form";
+import { Alert, errorMessage } from "../ui/error-state";
+import { Label, Select } from "../ui/form";
 import { Dialog } from "../ui/overlay";
 import { RelativeTime } from "../ui/relative-time";
 import { Skeleton } from "../ui/spinner";
-import { Table, Td, Th, THead } from "../ui/table";
-import { generatePassword, issuesByPath, PasswordInput } from "./password-input";
+import { Table, Td } from "../ui/table";
+import { ChoiceCard, DialogActions, DoneDialog, FormDialog, formErrors, InputField, ListHead, ListStates, MIN_PASSWORD_LENGTH, useMe } from "./parts";
+import { generatePassword, PasswordInput } from "./password-input";
 import { describeRole, type RoleScopes } from "./scopes";
 
 type User = RouterOutputs["users"]["list"][number];
 type Role = RouterInputs["users"]["create"]["role"];
 
-/** Mirrors the server's rule (server/api/trpc/routers/users.ts). */
-const MIN_PASSWORD_LENGTH = 12;
 const DEFAULT_ROLE: Role = "analyst";
 
 const roleTone: Record<string, BadgeTone> = { admin: "warning", operator: "primary", analyst: "neutral" };
@@ -47,21 +46,17 @@ function RolePicker({ roles, value, onChange }: { roles: RoleScopes[]; value: Ro
       <legend className="text-xs font-medium text-muted-foreground">Role</legend>
       <div className="mt-1.5 space-y-2">
         {roles.map((role) => (
-          <label
+          <ChoiceCard
             key={role.role}
-            className="flex cursor-pointer items-start gap-2.5 rounded-lg border border-border px-3 py-2.5 transition-colors hover:bg-muted/60 has-checked:border-primary/50 has-checked:bg-accent/50"
             title={role.scopes.join(", ")}
+            type="radio"
+            name="new-user-role"
+            value={role.role}
+            checked={value === role.role}
+            onChange={() => onChange(role.role as Role)}
+            aria-labelledby={`role-${role.role}-name`}
+            aria-describedby={`role-${role.role}-help`}
           >
-            <input
-              type="radio"
-              name="new-user-role"
-              value={role.role}
-              className="mt-0.5 size-4 shrink-0 accent-(--primary)"
-              checked={value === role.role}
-              onChange={() => onChange(role.role as Role)}
-              aria-labelledby={`role-${role.role}-name`}
-              aria-describedby={`role-${role.role}-help`}
-            />
             <span className="min-w-0">
               <span id={`role-${role.role}-name`} className="block text-sm font-medium capitalize">
                 {role.role}
@@ -70,7 +65,7 @@ function RolePicker({ roles, value, onChange }: { roles: RoleScopes[]; value: Ro
                 {describeRole(role, roles)}
               </span>
             </span>
-          </label>
+          </ChoiceCard>
         ))}
       </div>
     </fieldset>
@@ -104,144 +99,127 @@ function AddUserDialog({ open, onClose }: { open: boolean; onClose(): void }) {
     onClose();
   }
 
-  const clientErrors: Record<string, string | undefined> = attempted
-    ? {
-        email: !email.trim() ? "Enter their email address" : !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()) ? "Enter a valid email address" : undefined,
-        name: !name.trim() ? "Give the user a name" : undefined,
-        password: password.length < MIN_PASSWORD_LENGTH ? `Use at least ${MIN_PASSWORD_LENGTH} characters` : undefined,
-      }
-    : {};
-  const serverErrors = issuesByPath(create.error);
-  const fieldError = (path: string) => clientErrors[path] ?? serverErrors[path];
-  const hasFieldIssue = Object.keys(serverErrors).length > 0;
+  const { fieldError, hasFieldIssue, valid } = formErrors(
+    {
+      email: !email.trim() ? "Enter their email address" : !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()) ? "Enter a valid email address" : undefined,
+      name: !name.trim() ? "Give the user a name" : undefined,
+      password: password.length < MIN_PASSWORD_LENGTH ? `Use at least ${MIN_PASSWORD_LENGTH} characters` : undefined,
+    },
+    attempted,
+    create.error,
+  );
 
   function submit(event: FormEvent) {
     event.preventDefault();
     setAttempted(true);
-    const trimmed = email.trim();
-    if (!trimmed || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(trimmed) || !name.trim() || password.length < MIN_PASSWORD_LENGTH) return;
-    create.mutate({ email: trimmed, name: name.trim(), password, role });
+    if (!valid) return;
+    create.mutate({ email: email.trim(), name: name.trim(), password, role });
   }
 
   if (create.data) {
     const user = create.data;
     const details = `Eventloom sign-in\nURL: ${window.location.origin}/login\nEmail: ${user.email}\nPassword: ${password}`;
     return (
-      <Dialog
+      <DoneDialog
         open={open}
         onClose={close}
         title="User added"
         description={`${user.name} can sign in now as ${user.role ?? "a user without a role"}.`}
-        footer={
-          <Button onClick={close} data-testid="user-add-done">
-            Done
-          </Button>
-        }
+        doneTestId="user-add-done"
       >
-        <div className="space-y-3">
-          <div className="rounded-lg border border-border bg-muted/60 p-3">
-            <div className="flex items-start gap-2">
-              <dl className="grid min-w-0 flex-1 grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
-                <dt className="text-muted-foreground">Email</dt>
-                <dd className="truncate font-medium" data-testid="user-added-email">
-                  {user.email}
-                </dd>
-                <dt className="text-muted-foreground">Password</dt>
-                <dd className="font-mono break-all" data-testid="user-added-password">
-                  {password}
-                </dd>
-              </dl>
-              <CopyButton value={details} label="Copy sign-in details" className="size-8" />
-            </div>
+        <div className="rounded-lg border border-border bg-muted/60 p-3">
+          <div className="flex items-start gap-2">
+            <dl className="grid min-w-0 flex-1 grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
+              <dt className="text-muted-foreground">Email</dt>
+              <dd className="truncate font-medium" data-testid="user-added-email">
+                {user.email}
+              </dd>
+              <dt className="text-muted-foreground">Password</dt>
+              <dd className="font-mono break-all" data-testid="user-added-password">
+                {password}
+              </dd>
+            </dl>
+            <CopyButton value={details} label="Copy sign-in details" className="size-8" />
           </div>
-          <Alert tone="warning">Send these details privately. They should change the password after signing in, under Settings.</Alert>
         </div>
-      </Dialog>
+        <Alert tone="warning">Send these details privately. They should change the password after signing in, under Settings.</Alert>
+      </DoneDialog>
     );
   }
 
   return (
-    <Dialog
+    <FormDialog
       open={open}
       onClose={close}
       title="Add user"
       className="max-h-[calc(100dvh-2rem)] overflow-y-auto"
       description="Dashboard users sign in with email and password. Give each person only the role they need."
-      footer={
-        <>
-          <Button variant="outline" onClick={close}>
-            Cancel
-          </Button>
-          <Button type="submit" form="add-user-form" disabled={create.isPending} data-testid="user-add-submit">
-            {create.isPending ? <LoaderCircle className="animate-spin" aria-hidden /> : null}
-            Add user
-          </Button>
-        </>
-      }
+      formId="add-user-form"
+      formTestId="add-user-form"
+      onSubmit={submit}
+      pending={create.isPending}
+      submitLabel="Add user"
+      submitTestId="user-add-submit"
     >
-      <form id="add-user-form" onSubmit={submit} className="space-y-4" noValidate data-testid="add-user-form">
-        <div className="grid gap-4 sm:grid-cols-2">
-          <Field label="Email" htmlFor="new-user-email" error={fieldError("email")}>
-            <Input
-              id="new-user-email"
-              type="email"
-              autoComplete="off"
-              value={email}
-              onChange={(event) => setEmail(event.target.value)}
-              autoFocus
-              aria-invalid={fieldError("email") ? true : undefined}
-            />
-          </Field>
-          <Field label="Name" htmlFor="new-user-name" error={fieldError("name")}>
-            <Input
-              id="new-user-name"
-              autoComplete="off"
-              value={name}
-              maxLength={100}
-              onChange={(event) => setName(event.target.value)}
-              aria-invalid={fieldError("name") ? true : undefined}
-            />
-          </Field>
+      <div className="grid gap-4 sm:grid-cols-2">
+        <InputField
+          label="Email"
+          id="new-user-email"
+          error={fieldError("email")}
+          type="email"
+          autoComplete="off"
+          value={email}
+          onChange={(event) => setEmail(event.target.value)}
+          autoFocus
+        />
+        <InputField
+          label="Name"
+          id="new-user-name"
+          error={fieldError("name")}
+          autoComplete="off"
+          value={name}
+          maxLength={100}
+          onChange={(event) => setName(event.target.value)}
+        />
+      </div>
+      <div className="flex flex-col gap-1.5">
+        <div className="flex items-center justify-between">
+          <Label htmlFor="new-user-password">Password</Label>
+          <button
+            type="button"
+            className="inline-flex cursor-pointer items-center gap-1 text-xs font-medium text-primary hover:underline"
+            onClick={() => {
+              setPassword(generatePassword());
+              setShowPassword(true);
+            }}
+          >
+            <RefreshCw className="size-3" aria-hidden /> Generate new
+          </button>
         </div>
-        <div className="flex flex-col gap-1.5">
-          <div className="flex items-center justify-between">
-            <Label htmlFor="new-user-password">Password</Label>
-            <button
-              type="button"
-              className="inline-flex cursor-pointer items-center gap-1 text-xs font-medium text-primary hover:underline"
-              onClick={() => {
-                setPassword(generatePassword());
-                setShowPassword(true);
-              }}
-            >
-              <RefreshCw className="size-3" aria-hidden /> Generate new
-            </button>
-          </div>
-          <PasswordInput
-            id="new-user-password"
-            autoComplete="new-password"
-            copyable
-            value={password}
-            visible={showPassword}
-            onVisibleChange={setShowPassword}
-            onChange={(event) => setPassword(event.target.value)}
-            aria-invalid={fieldError("password") ? true : undefined}
-            aria-describedby="new-user-password-help"
-          />
-          <p id="new-user-password-help" className={cn("text-xs", fieldError("password") ? "text-danger" : "text-muted-foreground")}>
-            {fieldError("password") ?? `Generated for you, or type your own: at least ${MIN_PASSWORD_LENGTH} characters.`}
-          </p>
-        </div>
-        {roles.data ? (
-          <RolePicker roles={roles.data} value={role} onChange={setRole} />
-        ) : roles.isError ? (
-          <Alert title="Could not load the roles">{errorMessage(roles.error)}</Alert>
-        ) : (
-          <Skeleton className="h-40 w-full" />
-        )}
-        {create.error && !hasFieldIssue ? <Alert title="Could not add the user">{errorMessage(create.error)}</Alert> : null}
-      </form>
-    </Dialog>
+        <PasswordInput
+          id="new-user-password"
+          autoComplete="new-password"
+          copyable
+          value={password}
+          visible={showPassword}
+          onVisibleChange={setShowPassword}
+          onChange={(event) => setPassword(event.target.value)}
+          aria-invalid={fieldError("password") ? true : undefined}
+          aria-describedby="new-user-password-help"
+        />
+        <p id="new-user-password-help" className={cn("text-xs", fieldError("password") ? "text-danger" : "text-muted-foreground")}>
+          {fieldError("password") ?? `Generated for you, or type your own: at least ${MIN_PASSWORD_LENGTH} characters.`}
+        </p>
+      </div>
+      {roles.data ? (
+        <RolePicker roles={roles.data} value={role} onChange={setRole} />
+      ) : roles.isError ? (
+        <Alert title="Could not load the roles">{errorMessage(roles.error)}</Alert>
+      ) : (
+        <Skeleton className="h-40 w-full" />
+      )}
+      {create.error && !hasFieldIssue ? <Alert title="Could not add the user">{errorMessage(create.error)}</Alert> : null}
+    </FormDialog>
   );
 }
 
@@ -281,20 +259,15 @@ function ConfirmDialog({ pending, onClose }: { pending: Pending | null; onClose(
           : `${pending.user.email} is signed out everywhere and can no longer sign in. Events they published stay in the log. This cannot be undone.`
       }
       footer={
-        <>
-          <Button variant="outline" onClick={close}>
-            Cancel
-          </Button>
-          <Button
-            variant={pending.kind === "remove" ? "danger" : "primary"}
-            disabled={mutation.isPending}
-            data-testid="user-confirm"
-            onClick={() => (pending.kind === "remove" ? remove.mutate({ userId: pending.user.id }) : setRole.mutate({ userId: pending.user.id, role: pending.role }))}
-          >
-            {mutation.isPending ? <LoaderCircle className="animate-spin" aria-hidden /> : null}
-            {pending.kind === "remove" ? "Remove user" : `Make ${pending.role}`}
-          </Button>
-        </>
+        <DialogActions
+          onCancel={close}
+          variant={pending.kind === "remove" ? "danger" : "primary"}
+          pending={mutation.isPending}
+          data-testid="user-confirm"
+          onClick={() => (pending.kind === "remove" ? remove.mutate({ userId: pending.user.id }) : setRole.mutate({ userId: pending.user.id, role: pending.role }))}
+        >
+          {pending.kind === "remove" ? "Remove user" : `Make ${pending.role}`}
+        </DialogActions>
       }
     >
       {newRole && roles.data ? (
@@ -324,7 +297,7 @@ function article(word: string): string {
 /** Dashboard users and their roles, for admins. */
 export function UsersPanel({ className }: { className?: string }) {
   const trpc = useTRPC();
-  const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
+  const me = useMe();
   const isAdmin = me.data?.isAdmin === true;
   const users = useQuery({ ...trpc.users.list.queryOptions(), enabled: isAdmin && me.data?.kind === "user" });
   const roles = useRoles(isAdmin && me.data?.kind === "user");
@@ -355,86 +328,67 @@ export function UsersPanel({ className }: { className?: string }) {
           </Button>
         }
       />
-      {users.isPending ? (
-        <div className="space-y-2 p-5">
-          {Array.from({ length: 3 }, (_, index) => (
-            <Skeleton key={index} className="h-10 w-full" />
-          ))}
-        </div>
-      ) : users.isError ? (
-        <ErrorState title="Could not load users" error={users.error} onRetry={() => void users.refetch()} />
-      ) : users.data.length === 0 ? (
-        <EmptyState icon={Users} title="No users yet" />
-      ) : (
-        <Table data-testid="users-table">
-          <THead>
-            <tr>
-              <Th>Email</Th>
-              <Th>Name</Th>
-              <Th>Role</Th>
-              <Th>Created</Th>
-              <Th>Status</Th>
-              <Th>
-                <span className="sr-only">Actions</span>
-              </Th>
-            </tr>
-          </THead>
-          <tbody>
-            {users.data.map((user) => {
-              const isSelf = user.id === me.data?.id;
-              return (
-                <tr key={user.id} className="border-b border-border last:border-b-0" data-testid="user-row" data-user-email={user.email}>
-                  <Td className="font-medium whitespace-nowrap">
-                    <span className="inline-flex items-center gap-2">
-                      {user.email}
-                      {isSelf ? <Badge tone="primary">You</Badge> : null}
-                    </span>
-                  </Td>
-                  <Td className="text-muted-foreground">{user.name}</Td>
-                  <Td>
-                    <RoleBadge role={user.role} />
-                  </Td>
-                  <Td className="text-xs whitespace-nowrap text-muted-foreground">
-                    <RelativeTime time={user.createdAt} />
-                  </Td>
-                  <Td>{user.banned ? <Badge tone="danger">Banned</Badge> : <Badge tone="success">Active</Badge>}</Td>
-                  <Td className="text-right">
-                    {isSelf ? (
-                      <span className="cursor-help text-xs text-muted-foreground" title="You cannot change your own role or remove yourself; another admin can.">
-                        —
+      <ListStates query={users} errorTitle="Could not load users" empty={<EmptyState icon={Users} title="No users yet" />}>
+        {(rows) => (
+          <Table data-testid="users-table">
+            <ListHead columns={["Email", "Name", "Role", "Created", "Status"]} />
+            <tbody>
+              {rows.map((user) => {
+                const isSelf = user.id === me.data?.id;
+                return (
+                  <tr key={user.id} className="border-b border-border last:border-b-0" data-testid="user-row" data-user-email={user.email}>
+                    <Td className="font-medium whitespace-nowrap">
+                      <span className="inline-flex items-center gap-2">
+                        {user.email}
+                        {isSelf ? <Badge tone="primary">You</Badge> : null}
                       </span>
-                    ) : (
-                      <div className="inline-flex items-center gap-1.5">
-                        <Select
-                          aria-label={`Change role of ${user.email}`}
-                          className="h-7! w-auto py-0 pl-2 text-xs"
-                          value=""
-                          onChange={(event) => {
-                            const role = event.target.value as Role;
-                            if (role) setPending({ kind: "role", user, role });
-                          }}
-                        >
-                          <option value="">Change role…</option>
-                          {roleNames
-                            .filter((role) => role !== user.role)
-                            .map((role) => (
-                              <option key={role} value={role}>
-                                Make {role}
-                              </option>
-                            ))}
-                        </Select>
-                        <Button variant="danger-ghost" size="xs" onClick={() => setPending({ kind: "remove", user })} aria-label={`Remove ${user.email}`}>
-                          Remove
-                        </Button>
-                      </div>
-                    )}
-                  </Td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </Table>
-      )}
+                    </Td>
+                    <Td className="text-muted-foreground">{user.name}</Td>
+                    <Td>
+                      <RoleBadge role={user.role} />
+                    </Td>
+                    <Td className="text-xs whitespace-nowrap text-muted-foreground">
+                      <RelativeTime time={user.createdAt} />
+                    </Td>
+                    <Td>{user.banned ? <Badge tone="danger">Banned</Badge> : <Badge tone="success">Active</Badge>}</Td>
+                    <Td className="text-right">
+                      {isSelf ? (
+                        <span className="cursor-help text-xs text-muted-foreground" title="You cannot change your own role or remove yourself; another admin can.">
+                          —
+                        </span>
+                      ) : (
+                        <div className="inline-flex items-center gap-1.5">
+                          <Select
+                            aria-label={`Change role of ${user.email}`}
+                            className="h-7! w-auto py-0 pl-2 text-xs"
+                            value=""
+                            onChange={(event) => {
+                              const role = event.target.value as Role;
+                              if (role) setPending({ kind: "role", user, role });
+                            }}
+                          >
+                            <option value="">Change role…</option>
+                            {roleNames
+                              .filter((role) => role !== user.role)
+                              .map((role) => (
+                                <option key={role} value={role}>
+                                  Make {role}
+                                </option>
+                              ))}
+                          </Select>
+                          <Button variant="danger-ghost" size="xs" onClick={() => setPending({ kind: "remove", user })} aria-label={`Remove ${user.email}`}>
+                            Remove
+                          </Button>
+                        </div>
+                      )}
+                    </Td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </Table>
+        )}
+      </ListStates>
       <AddUserDialog open={adding} onClose={() => setAdding(false)} />
       <ConfirmDialog pending={pending} onClose={() => setPending(null)} />
     </Card>
