@@ -2,8 +2,8 @@ import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, smallint
 
 /**
  * The Postgres transport (server/adapters/postgres/transport): a work queue with one row per
- * (group, message), claimed with leases by `eventloom_transport_settle_and_claim` (migration
- * 0006_transport_claim.sql); plus the dead-letter store and the inbox, which every transport uses.
+ * (group, message), handed out by `eventloom_transport_claim` (migration 0011) to the consumers
+ * recorded here; plus the dead-letter store and the inbox, which every transport uses.
  */
 
 /** The consumer groups of each topic: `publish` writes one row per group listed here. */
@@ -18,14 +18,15 @@ export const transportGroups = pgTable(
 );
 
 /**
- * A message waiting for, or held by, one group. `attempt` counts the deliveries made so far (a
- * claim adds one); a row is claimable once `available_at` has passed and it has no live lease.
- * Settling deletes the row (ack) or clears the lease and moves `available_at` (retry).
+ * A message waiting for, or held by, one group. `attempt` counts the deliveries made before the
+ * one in progress; a row is claimable once `available_at` has passed and no live consumer holds
+ * it (see eventloom_transport_consumers). Acks delete the row; a retry counts the delivery and
+ * moves `available_at`. A claim writes nothing here.
  */
 export const transportMessages = pgTable(
   "eventloom_transport_messages",
   {
-    id: bigserial("id", { mode: "number" }).primaryKey(),
+    id: bigserial("id", { mode: "number" }).notNull(),
     topic: text("topic").notNull(),
     groupName: text("group_name").notNull(),
     messageId: text("message_id").notNull(),
@@ -37,25 +38,18 @@ export const transportMessages = pgTable(
     body: text("body").notNull(),
     attempt: integer("attempt").notNull().default(0),
     availableAt: timestamp("available_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-    leaseOwner: text("lease_owner"),
-    leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true, mode: "date" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (table) => [
-    // The claim walks this in hand-out order. Nothing a claim, retry or renewal changes is indexed
-    // (and the table leaves room on its pages: migration 0006), so those updates are HOT: no index
-    // entries, and only the changed bytes in the WAL. That is why key affinity reads the keys
-    // consumers hold from eventloom_transport_consumers rather than from an index of leased rows.
-    index("eventloom_transport_messages_claim_idx").on(table.topic, table.groupName, table.priority, table.id),
-  ],
+  // The one index: claims walk it in hand-out order, settles find their rows by it (a delivery
+  // carries its priority). A second index on id alone cost every publish a fifth more.
+  (table) => [primaryKey({ name: "eventloom_transport_messages_pkey", columns: [table.topic, table.groupName, table.priority, table.id] })],
 );
 
 /**
- * The live consumers of each group: the keys they hold (the distinct keys of their outstanding
- * deliveries, written by each claim), which claims read to keep key affinity; and how many
- * deliveries they were handed and have settled, counted up by claims and by settles respectively
- * (so the two never overwrite each other), which figures subtract for in-flight. A consumer that
- * stops renewing expires with its leases, and its row is deleted by the next claim.
+ * The live consumers of each group and what they hold: the rows of their outstanding deliveries
+ * (added by claims, removed by settles) and those rows' keys (written by claims), which claims
+ * read to hand out neither again. A consumer that stops renewing expires, and the next claim
+ * deletes its row, which makes what it held claimable again.
  */
 export const transportConsumers = pgTable(
   "eventloom_transport_consumers",
@@ -63,9 +57,9 @@ export const transportConsumers = pgTable(
     topic: text("topic").notNull(),
     groupName: text("group_name").notNull(),
     consumer: text("consumer").notNull(),
+    /** Ids of the rows it holds (its outstanding deliveries). */
+    ids: bigint("ids", { mode: "number" }).array().notNull(),
     keys: text("keys").array().notNull(),
-    claimed: bigint("claimed", { mode: "number" }).notNull(),
-    settled: bigint("settled", { mode: "number" }).notNull().default(0),
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
   },
   (table) => [primaryKey({ name: "eventloom_transport_consumers_pkey", columns: [table.topic, table.groupName, table.consumer] })],
