@@ -17,21 +17,22 @@ import { transportConsumers, transportGroups, transportMessages } from "../schem
 /**
  * The Postgres transport: a work queue in `eventloom_transport_messages`, one row per (group,
  * message), the same code on PGlite (the embedded default) and on a server shared by processes.
- * Each operation is one call of a function of migration 0006, where the SQL and its reasons are.
+ * Each operation is one call of a function of migrations 0006 and 0011, where the SQL and its
+ * reasons are.
  *
  * - publish (`eventloom_transport_publish`): writes a row for every group of the topic (the groups
  *   `ensureGroup` registered), ids in publish order, and NOTIFYs the topic; resolves on commit.
- * - claim (`eventloom_transport_claim`): leases up to the consumer's free prefetch slots, highest
- *   priority first, then publish order, never a row whose key another live consumer holds (key
- *   affinity: each claim records the keys its consumer holds in `eventloom_transport_consumers`).
- *   A lease lasts `redeliveryAfterMs` and is renewed while the delivery is outstanding, so only a
- *   consumer that is gone (crashed, closed, cut off) loses its rows: they are claimed again,
- *   attempt counted up, once the lease lapses.
- * - settle (`eventloom_transport_settle`): ack deletes the row; retry clears the lease and makes
- *   the row due after the delay. The settles made while one is in flight go out together next.
+ * - claim (`eventloom_transport_claim`): hands the consumer up to its free prefetch slots of rows,
+ *   highest priority first, then publish order, never a row another live consumer holds nor one
+ *   whose key it holds (key affinity). What a consumer holds (row ids, keys) is its row in
+ *   `eventloom_transport_consumers`, alive for `redeliveryAfterMs` and renewed while the consumer
+ *   runs, so only a consumer that is gone (crashed, closed, cut off) loses its rows: they are
+ *   handed out again, attempt counted up, once its row lapses.
+ * - settle (`eventloom_transport_settle`): ack deletes the row; retry counts the delivery and
+ *   makes the row due after the delay. The settles made while one is in flight go out together.
  * - wake-ups: LISTEN (on a server) and an in-process signal for publishes, a timer for each retry
  *   this process made, and a poll every `pollIntervalMs` for anything else (another process's
- *   retry coming due, another consumer's lease lapsing, a notification lost with a connection).
+ *   retry coming due, another consumer lapsing, a notification lost with a connection).
  */
 
 export interface PostgresDriverOptions {
@@ -42,13 +43,13 @@ export interface PostgresDriverOptions {
   /** Connections of the Database opened from `databaseUrl`. Default 4. */
   poolSize?: number;
   /**
-   * How long a delivery stays leased to its consumer without a renewal: a crashed consumer's
-   * messages go to another after this. Renewed every third of it. Default 30 s.
+   * How long a consumer holds its deliveries without renewing: a crashed consumer's messages go
+   * to another after this. Renewed every third of it. Default 30 s.
    */
   redeliveryAfterMs?: number;
   /** The fallback poll of every consumer. Default 250 ms. */
   pollIntervalMs?: number;
-  /** A claim, lease renewal or LISTEN failing (each reported once until it works again). Default: console.error. */
+  /** A claim, settle or renewal failing (each reported once until it works again). Default: console.error. */
   onError?(error: unknown): void;
 }
 
@@ -57,6 +58,8 @@ const NOTIFY_CHANNEL = "eventloom_transport";
 const DEFAULT_REDELIVERY_AFTER_MS = 30_000;
 const DEFAULT_POLL_INTERVAL_MS = 250;
 const DEFAULT_POOL_SIZE = 4;
+/** Settle statements one consumer has in flight at most. */
+const SETTLES_IN_FLIGHT = 2;
 /** Longest delay a retry can take: `available_at` arithmetic is done in int4 milliseconds. */
 const MAX_DELAY_MS = 2_147_483_647;
 
@@ -123,25 +126,15 @@ interface ClaimedRow {
   attempt: number;
 }
 
-/** Identifies one delivery of a row: a stale delivery (its lease lapsed and the row was claimed again) settles nothing. */
-interface DeliveryRef {
+/** What settling a delivery names: its row (the index is on priority and id) and its attempt. */
+interface DeliveryRow {
   id: string;
+  priority: number;
   attempt: number;
 }
 
-/** A delivery this consumer holds. */
-interface HeldDelivery extends DeliveryRef {
-  key: string;
-}
-
-function countKey(counts: Map<string, number>, key: string, by: 1 | -1): void {
-  const count = (counts.get(key) ?? 0) + by;
-  if (count > 0) counts.set(key, count);
-  else counts.delete(key);
-}
-
-/** A text[] literal: one parameter however many keys, on both drivers. */
-function textArray(values: Iterable<string>): string {
+/** An array literal (text[] or bigint[]): one parameter however many values, on both drivers. */
+function arrayLiteral(values: Iterable<string>): string {
   return `{${Array.from(values, (value) => `"${value.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
 }
 
@@ -168,7 +161,6 @@ class IncidentReporter {
 function unref(timer: ReturnType<typeof setTimeout>): void {
   (timer as { unref?: () => void }).unref?.();
 }
-
 
 export class PostgresDriver implements TransportDriver {
   readonly kind: TransportKind = "postgres";
@@ -266,16 +258,18 @@ export class PostgresDriver implements TransportDriver {
   }
 
   async figures(topic: string, group: string): Promise<QueueFigures> {
-    // In flight is what the live consumers were handed and have not settled: counting leased rows
-    // would read every row of the backlog, as nothing about leases is indexed.
+    // In flight: the rows the live consumers list that are still there and not waiting for a
+    // retry (a consumer lists the rows it settled until its next claim), each looked up on the
+    // index (every priority).
     const [row] = await this.rows<{ depth: number | string; in_flight: number | string }>(sql`
       select (select count(*) from ${transportMessages} m where m.topic = ${topic} and m.group_name = ${group}) as depth,
-             (select coalesce(sum(c.claimed - c.settled), 0) from ${transportConsumers} c
-               where c.topic = ${topic} and c.group_name = ${group} and c.expires_at > now()) as in_flight`);
+             (select count(*) from ${transportMessages} m
+               where m.topic = ${topic} and m.group_name = ${group} and m.priority = any('{0,1,2}'::smallint[])
+                 and m.available_at <= now()
+                 and m.id = any(array(select unnest(c.ids) from ${transportConsumers} c
+                                      where c.topic = ${topic} and c.group_name = ${group} and c.expires_at > now()))) as in_flight`);
     const depth = Number(row?.depth ?? 0);
-    // A delivery whose lease lapsed counts for its old consumer until that one settles or drops
-    // it, and for its new one: never report more in flight than there is.
-    const inFlight = Math.min(depth, Number(row?.in_flight ?? 0));
+    const inFlight = Number(row?.in_flight ?? 0);
     return { depth, lag: depth - inFlight, inFlight };
   }
 
@@ -305,33 +299,32 @@ export class PostgresDriver implements TransportDriver {
     if (!this.options.database) await database.close();
   }
 
-  /** Leases up to `limit` rows of its group to a consumer, recording the keys and count it holds. */
-  claim(spec: ConsumeSpec, keys: Iterable<string>, held: number, limit: number): Promise<ClaimedRow[]> {
+  /** Hands up to `limit` rows of its group to a consumer, which holds `held` already. */
+  claim(spec: ConsumeSpec, held: Iterable<{ id: string; message: WireMessage }>, limit: number): Promise<ClaimedRow[]> {
+    const ids: string[] = [];
+    const keys = new Set<string>();
+    for (const delivery of held) {
+      ids.push(delivery.id);
+      keys.add(delivery.message.key);
+    }
     return this.rows<ClaimedRow>(
-      sql`select * from eventloom_transport_claim(${spec.topic}, ${spec.group}, ${spec.consumer}, ${textArray(keys)}::text[],
-            ${held}::integer, ${limit}::integer, ${this.options.redeliveryAfterMs}::integer)`,
+      sql`select * from eventloom_transport_claim(${spec.topic}, ${spec.group}, ${spec.consumer}, ${arrayLiteral(keys)}::text[],
+            ${arrayLiteral(ids)}::bigint[], ${limit}::integer, ${this.options.redeliveryAfterMs}::integer)`,
     );
   }
 
-  /**
-   * Acks and retries a consumer's deliveries, and counts them settled with `dropped` (see
-   * eventloom_transport_settle in migration 0006).
-   */
-  async settle(spec: ConsumeSpec, settles: readonly PendingSettle[], dropped: number): Promise<void> {
-    const input = JSON.stringify(settles.map(({ ref, delayMs }) => ({ id: ref.id, attempt: ref.attempt, delay_ms: delayMs })));
-    await this.rows(
-      sql`select eventloom_transport_settle(${spec.topic}, ${spec.group}, ${spec.consumer}, ${input}::text::jsonb, ${dropped}::integer)`,
+  /** Acks (`delayMs` null) and retries a consumer's deliveries. */
+  async settle(spec: ConsumeSpec, settles: ReadonlyArray<{ delivery: DeliveryRow; delayMs: number | null }>): Promise<void> {
+    const input = JSON.stringify(
+      settles.map(({ delivery, delayMs }) => ({ priority: delivery.priority, id: delivery.id, attempt: delivery.attempt, delay_ms: delayMs })),
     );
+    await this.rows(sql`select eventloom_transport_settle(${spec.topic}, ${spec.group}, ${input}::text::jsonb)`);
   }
 
-  /** Extends the leases of the deliveries a consumer still holds, and its own. */
-  async renew(spec: ConsumeSpec, refs: DeliveryRef[]): Promise<void> {
+  /** Keeps a consumer alive (its deliveries its own) for another `redeliveryAfterMs`. */
+  async renew(spec: ConsumeSpec): Promise<void> {
+    // Not once it lapsed: a claim may have handed its rows out again.
     await this.rows(sql`
-      with renewed as (
-        update ${transportMessages} m set lease_expires_at = now() + ${this.options.redeliveryAfterMs}::integer * interval '1 millisecond'
-          from jsonb_to_recordset(${JSON.stringify(refs)}::text::jsonb) as r(id bigint, attempt integer)
-         where m.id = r.id and m.attempt = r.attempt and m.lease_expires_at > now()
-      )
       update ${transportConsumers} c set expires_at = now() + ${this.options.redeliveryAfterMs}::integer * interval '1 millisecond'
        where c.topic = ${spec.topic} and c.group_name = ${spec.group} and c.consumer = ${spec.consumer} and c.expires_at > now()`);
   }
@@ -349,42 +342,47 @@ export class PostgresDriver implements TransportDriver {
 }
 
 interface PendingSettle {
-  ref: HeldDelivery;
+  delivery: PostgresDelivery;
   /** null: ack; a number: retry after that long. */
   delayMs: number | null;
-  resolve(): void;
-  reject(error: unknown): void;
+  /** The caller waiting for it to be written (retries; acks do not wait). */
+  waiting?: { resolve(): void; reject(error: unknown): void };
 }
 
 /**
  * One consumer, with two lanes of statements, each one statement at a time:
  * - claims: when half the prefetch slots are free (or none is held), so that under load few
- *   claims carry many rows; each records the keys the consumer holds (see migration 0006);
- * - settles and lease renewals: the acks and retries made while one statement is in flight go out
- *   together in the next. They run beside claims (they touch only rows this consumer holds, which
- *   no claim takes), so an ack never waits for a claim; they run in turn with each other, as a
- *   renewal beside a settle would lock the same rows in another order.
+ *   claims carry many rows;
+ * - settles and renewals: the acks and retries made while one statement is in flight go out
+ *   together in the next. They run beside claims, so an ack never waits for a claim.
+ * Deliveries whose settle failed are given back (as a retry without delay) by a later settle, so
+ * that they do not stay held by a consumer that lives on.
+ *
+ * An ack resolves once queued, as a RabbitMQ or Kafka ack does: the Subscriber holds a handler's
+ * slot until its ack resolves, and waiting for the statement made concurrency / round trip the
+ * ceiling of a consumer (measured: two fifths less throughput at concurrency 64). The delivery
+ * still counts against prefetch until its row is deleted; an ack that cannot be written is
+ * reported to onError and the message is given back, to be delivered again (at-least-once); and
+ * the driver's close() writes the acks queued before it. A retry resolves once written.
  */
 class PostgresConsumer {
   readonly topic: string;
-  /** Outstanding deliveries: row id -> attempt. */
-  private readonly held = new Map<string, number>();
-  /** How many outstanding deliveries each key has. */
-  private readonly heldKeys = new Map<string, number>();
+  /** Outstanding deliveries by row id. */
+  private readonly held = new Map<string, PostgresDelivery>();
   private readonly claimThreshold: number;
   private readonly claimErrors: IncidentReporter;
-  private readonly renewErrors: IncidentReporter;
+  private readonly settleErrors: IncidentReporter;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private pending: PendingSettle[] = [];
-  /** Deliveries given up on after a failed settle, not yet counted as settled in the consumer's row. */
-  private dropped = 0;
+  /** Deliveries whose settle failed, to give back. */
+  private giveBack: PostgresDelivery[] = [];
   private active = false;
   private retired = false;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
-  private settling: Promise<void> | undefined;
+  private recordDue = false;
+  private readonly settling = new Set<Promise<void>>();
   private settleScheduled = false;
-  private renewDue = false;
   private poller: ReturnType<typeof setInterval> | undefined;
   private renewer: ReturnType<typeof setInterval> | undefined;
 
@@ -398,24 +396,29 @@ class PostgresConsumer {
     this.topic = spec.topic;
     this.claimThreshold = Math.ceil(spec.prefetch / 2);
     this.claimErrors = new IncidentReporter(driver.options.onError);
-    this.renewErrors = new IncidentReporter(driver.options.onError);
+    this.settleErrors = new IncidentReporter(driver.options.onError);
   }
 
   start(): void {
     this.active = true;
-    this.poller = setInterval(() => this.wake(), this.driver.options.pollIntervalMs);
+    this.poller = setInterval(() => {
+      this.wake();
+      if (this.giveBack.length > 0) this.scheduleSettles();
+    }, this.driver.options.pollIntervalMs);
     unref(this.poller);
-    this.renewer = setInterval(() => {
-      this.renewDue = true;
-      this.scheduleSettles();
-    }, Math.floor(this.driver.options.redeliveryAfterMs / 3));
+    this.renewer = setInterval(() => void this.renew(), Math.floor(this.driver.options.redeliveryAfterMs / 3));
     unref(this.renewer);
     this.wake();
   }
 
-  /** Something may be waiting: claim now, or right after the claim in flight. */
-  wake(): void {
+  /**
+   * Something may be waiting: claim now, or right after the claim in flight. `record`: claim even
+   * with few or no slots free, to write the consumer's row again (after a retry, so that the
+   * retried row no longer counts as held).
+   */
+  wake(record = false): void {
     if (!this.active) return;
+    this.recordDue ||= record;
     if (this.claiming) {
       this.claimAgain = true;
       return;
@@ -429,11 +432,13 @@ class PostgresConsumer {
   private async claimWhileFree(): Promise<void> {
     do {
       this.claimAgain = false;
-      const free = this.spec.prefetch - this.held.size;
-      if (free <= 0 || (free < this.claimThreshold && this.held.size > 0)) return;
+      const free = Math.max(0, this.spec.prefetch - this.held.size);
+      const worthIt = free > 0 && (free >= this.claimThreshold || this.held.size === 0);
+      if (!worthIt && !this.recordDue) return;
+      this.recordDue = false;
       let rows: ClaimedRow[];
       try {
-        rows = await this.driver.claim(this.spec, this.heldKeys.keys(), this.held.size, free);
+        rows = await this.driver.claim(this.spec, [...this.held.values(), ...this.giveBack], free);
         this.claimErrors.recovered();
       } catch (error) {
         // The poll tries again; the rows stay where they are.
@@ -442,30 +447,13 @@ class PostgresConsumer {
       }
       for (const row of rows) this.handOut(row);
       // A full batch suggests more are waiting.
-      if (rows.length === free) this.claimAgain = true;
+      if (free > 0 && rows.length === free) this.claimAgain = true;
     } while (this.claimAgain && this.active);
   }
 
   private handOut(row: ClaimedRow): void {
-    const ref: HeldDelivery = { id: String(row.id), attempt: row.attempt, key: row.key };
-    this.held.set(ref.id, ref.attempt);
-    countKey(this.heldKeys, ref.key, 1);
-    let settled = false;
-    const settle = (delayMs: number | null): Promise<void> => {
-      if (settled) return Promise.reject(new Error(`postgres transport: delivery of message ${row.message_id} is already settled`));
-      if (this.driver.isClosed) return Promise.reject(new Error("postgres transport: the driver is closed"));
-      settled = true;
-      return new Promise<void>((resolve, reject) => {
-        this.pending.push({ ref, delayMs, resolve, reject });
-        this.scheduleSettles();
-      });
-    };
-    const delivery: BrokerDelivery = {
-      message: { id: row.message_id, key: row.key, priority: priorities[row.priority] ?? "normal", headers: row.headers, body: row.body },
-      attempt: row.attempt,
-      ack: () => settle(null),
-      retry: (delayMs: number) => settle(Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(Number.isFinite(delayMs) ? delayMs : 0)))),
-    };
+    const delivery = new PostgresDelivery(this, row);
+    this.held.set(delivery.id, delivery);
     try {
       this.onDelivery(delivery);
     } catch {
@@ -473,51 +461,77 @@ class PostgresConsumer {
     }
   }
 
-  /** Settles of one burst of handlers share a statement: the first waits a turn for the others. */
-  private scheduleSettles(): void {
-    if (this.settling || this.settleScheduled) return;
-    this.settleScheduled = true;
-    setImmediate(() => {
-      this.settleScheduled = false;
-      this.settling ??= this.settleWhilePending().finally(() => {
-        this.settling = undefined;
-        this.retireIfDrained();
-      });
+  /** An ack (`delayMs` null) or a retry of one of its deliveries. */
+  settle(delivery: PostgresDelivery, delayMs: number | null): Promise<void> {
+    if (delivery.settled) return Promise.reject(new Error(`postgres transport: delivery of message ${delivery.message.id} is already settled`));
+    if (this.driver.isClosed) return Promise.reject(new Error("postgres transport: the driver is closed"));
+    delivery.settled = true;
+    if (delayMs === null) {
+      this.pending.push({ delivery, delayMs });
+      this.scheduleSettles();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ delivery, delayMs, waiting: { resolve, reject } });
+      this.scheduleSettles();
     });
   }
 
-  private async settleWhilePending(): Promise<void> {
-    while (this.pending.length > 0 || this.renewDue) {
-      if (this.renewDue) await this.renew();
-      const settles = this.pending;
-      this.pending = [];
-      if (settles.length === 0) continue;
-      let failure: unknown;
-      const dropped = this.dropped;
-      try {
-        await this.driver.settle(this.spec, settles, dropped);
-        this.dropped -= dropped;
-      } catch (error) {
-        // They fail to their callers, and are no longer renewed: their leases lapse and the
-        // messages come again (at-least-once). The next settle counts them settled.
-        failure = error;
-        this.dropped += settles.length;
-      }
-      for (const settle of settles) this.finish(settle, failure);
-      this.wake();
+  /**
+   * Settles of one burst of handlers share a statement: the first waits a turn for the others. Up
+   * to SETTLES_IN_FLIGHT statements run at once, so that a settle waits for a statement in flight
+   * only when that many are (until its row is written, its delivery holds a prefetch slot).
+   */
+  private scheduleSettles(): void {
+    if (this.settleScheduled || this.settling.size >= SETTLES_IN_FLIGHT) return;
+    this.settleScheduled = true;
+    setImmediate(() => {
+      this.settleScheduled = false;
+      this.sendSettles();
+    });
+  }
+
+  private sendSettles(): void {
+    const settles = this.pending;
+    const givenBack = this.giveBack;
+    if (settles.length === 0 && givenBack.length === 0) return;
+    this.pending = [];
+    this.giveBack = [];
+    const statement = this.writeSettles(settles, givenBack).finally(() => {
+      this.settling.delete(statement);
+      if (this.pending.length > 0) this.scheduleSettles();
+      this.retireIfDrained();
+    });
+    this.settling.add(statement);
+  }
+
+  private async writeSettles(settles: PendingSettle[], givenBack: PostgresDelivery[]): Promise<void> {
+    let failure: unknown;
+    try {
+      await this.driver.settle(this.spec, [
+        ...settles.map(({ delivery, delayMs }) => ({ delivery, delayMs })),
+        ...givenBack.map((delivery) => ({ delivery, delayMs: 0 })),
+      ]);
+      this.settleErrors.recovered();
+    } catch (error) {
+      // Retries fail to their callers; all the rows are given back by a later settle, on the poll
+      // (the message comes again: at-least-once), an ack included, as it may have committed or not.
+      failure = error;
+      this.settleErrors.failed(error);
+      this.giveBack.push(...givenBack, ...settles.map(({ delivery }) => delivery));
     }
+    for (const settle of settles) this.finish(settle, failure);
+    // Retried rows stay listed as the consumer's until its next claim: make it now.
+    this.wake(failure === undefined && (givenBack.length > 0 || settles.some(({ delayMs }) => delayMs !== null)));
   }
 
   private finish(settle: PendingSettle, error: unknown): void {
-    if (this.held.get(settle.ref.id) === settle.ref.attempt) {
-      this.held.delete(settle.ref.id);
-      countKey(this.heldKeys, settle.ref.key, -1);
-    }
+    this.held.delete(settle.delivery.id);
     if (error !== undefined) {
-      settle.reject(error);
+      settle.waiting?.reject(error);
       return;
     }
-    settle.resolve();
+    settle.waiting?.resolve();
     if (settle.delayMs !== null) this.wakeAfter(settle.delayMs);
   }
 
@@ -533,17 +547,16 @@ class PostgresConsumer {
   }
 
   private async renew(): Promise<void> {
-    this.renewDue = false;
-    if (this.held.size === 0) return;
+    if (this.held.size === 0 && this.giveBack.length === 0) return;
     try {
-      await this.driver.renew(this.spec, [...this.held].map(([id, attempt]) => ({ id, attempt })));
-      this.renewErrors.recovered();
+      await this.driver.renew(this.spec);
+      this.settleErrors.recovered();
     } catch (error) {
-      this.renewErrors.failed(error);
+      this.settleErrors.failed(error);
     }
   }
 
-  /** Claims nothing more; what it holds keeps its leases until settled or abandoned. */
+  /** Claims nothing more; what it holds stays its own until settled or abandoned. */
   async stop(): Promise<void> {
     this.active = false;
     if (this.poller) clearInterval(this.poller);
@@ -555,30 +568,58 @@ class PostgresConsumer {
 
   /** Resolves once every settle made so far has gone out. */
   async flushSettles(): Promise<void> {
-    while (this.settling || this.settleScheduled || this.pending.length > 0) {
-      this.scheduleSettles();
-      await (this.settling ?? new Promise((resolve) => setImmediate(resolve)));
+    while (this.settling.size > 0 || this.settleScheduled || this.pending.length > 0) {
+      if (!this.settleScheduled) this.sendSettles();
+      await Promise.all([...this.settling, new Promise((resolve) => setImmediate(resolve))]);
     }
   }
 
   /**
-   * The driver is closing: stop renewing, so unsettled deliveries lapse and go to another consumer,
-   * their keys held until then as they would be after a crash.
+   * The driver is closing: stop renewing, so unsettled deliveries lapse and go to another
+   * consumer, their keys held until then, as they would be after a crash.
    */
   abandon(): void {
-    if (this.held.size === 0) return;
+    if (this.held.size === 0 && this.giveBack.length === 0) return;
     this.retired = true;
     this.held.clear();
-    this.heldKeys.clear();
+    this.giveBack = [];
     if (this.renewer) clearInterval(this.renewer);
     this.retire();
   }
 
   private retireIfDrained(): void {
-    if (this.active || this.retired || this.held.size > 0 || this.pending.length > 0 || this.claiming || this.settling) return;
+    const busy = this.held.size > 0 || this.giveBack.length > 0 || this.pending.length > 0 || this.claiming || this.settling.size > 0;
+    if (this.active || this.retired || busy) return;
     this.retired = true;
     if (this.renewer) clearInterval(this.renewer);
     this.driver.release(this.spec);
     this.retire();
+  }
+}
+
+/** One delivery: a row handed to a consumer, with the attempt it was handed out at. */
+class PostgresDelivery implements BrokerDelivery, DeliveryRow {
+  readonly id: string;
+  readonly priority: number;
+  readonly attempt: number;
+  readonly message: WireMessage;
+  settled = false;
+
+  constructor(
+    private readonly consumer: PostgresConsumer,
+    row: ClaimedRow,
+  ) {
+    this.id = String(row.id);
+    this.priority = row.priority;
+    this.attempt = row.attempt;
+    this.message = { id: row.message_id, key: row.key, priority: priorities[row.priority] ?? "normal", headers: row.headers, body: row.body };
+  }
+
+  ack(): Promise<void> {
+    return this.consumer.settle(this, null);
+  }
+
+  retry(delayMs: number): Promise<void> {
+    return this.consumer.settle(this, Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(Number.isFinite(delayMs) ? delayMs : 0))));
   }
 }
