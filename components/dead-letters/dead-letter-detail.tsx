@@ -1,7 +1,7 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { ExternalLink, SearchX } from "lucide-react";
+import { ExternalLink } from "lucide-react";
 import Link from "next/link";
 import type { ReactNode } from "react";
 import { useTRPC, type RouterOutputs } from "../trpc";
@@ -9,11 +9,9 @@ import { Badge } from "../ui/badge";
 import { Card, CardHeader } from "../ui/card";
 import { cn } from "../ui/cn";
 import { CopyButton } from "../ui/copy-button";
-import { EmptyState } from "../ui/empty-state";
-import { ErrorState } from "../ui/error-state";
 import { JsonView } from "../ui/json-view";
+import { DetailStates } from "../ui/query-states";
 import { formatExact, RelativeTime } from "../ui/relative-time";
-import { Skeleton } from "../ui/spinner";
 import { TypeBadge } from "../ui/type-badge";
 
 export type DeadLetterView = RouterOutputs["deadLetters"]["get"];
@@ -81,30 +79,19 @@ function sortedHeaders(headers: Record<string, string>): Array<[string, string]>
 export function DeadLetterDetail({ id, initial }: { id: string; initial?: DeadLetterView }) {
   const trpc = useTRPC();
   const query = useQuery(trpc.deadLetters.get.queryOptions({ id }, { initialData: initial, staleTime: 5_000 }));
+  return (
+    <DetailStates
+      query={query}
+      placeholders={["h-24 w-full", "h-48 w-full"]}
+      notFound={{ title: "No longer a dead letter", children: "It was redriven or deleted meanwhile." }}
+      errorTitle="Could not load this dead letter"
+    >
+      {(letter) => <LetterDetail letter={letter} />}
+    </DetailStates>
+  );
+}
 
-  if (query.isPending) {
-    return (
-      <div className="space-y-4">
-        <Skeleton className="h-24 w-full" />
-        <Skeleton className="h-48 w-full" />
-      </div>
-    );
-  }
-  if (query.isError) {
-    const notFound = (query.error.data as { code?: string } | undefined)?.code === "NOT_FOUND";
-    return (
-      <Card>
-        {notFound ? (
-          <EmptyState icon={SearchX} title="No longer a dead letter">
-            It was redriven or deleted meanwhile.
-          </EmptyState>
-        ) : (
-          <ErrorState title="Could not load this dead letter" error={query.error} onRetry={() => void query.refetch()} />
-        )}
-      </Card>
-    );
-  }
-  const letter = query.data;
+function LetterDetail({ letter }: { letter: DeadLetterView }) {
   const summary = eventSummary(letter);
   return (
     <div className="space-y-5" data-testid="dead-letter-detail" data-dead-letter-id={letter.id} data-event-id={summary.id}>

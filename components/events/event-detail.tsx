@@ -1,7 +1,7 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { CornerLeftUp, GitBranch, SearchX } from "lucide-react";
+import { CornerLeftUp, GitBranch } from "lucide-react";
 import Link from "next/link";
 import { useState, type ReactNode } from "react";
 import { useTRPC, type EventRecord } from "../trpc";
@@ -12,6 +12,7 @@ import { CopyButton } from "../ui/copy-button";
 import { EmptyState } from "../ui/empty-state";
 import { ErrorState } from "../ui/error-state";
 import { JsonView } from "../ui/json-view";
+import { DetailStates } from "../ui/query-states";
 import { formatExact, RelativeTime } from "../ui/relative-time";
 import { shortenId } from "../ui/short-id";
 import { Skeleton } from "../ui/spinner";
@@ -192,35 +193,33 @@ function Correlated({ event, eventLink }: { event: EventRecord; eventLink: Event
   );
 }
 
+type EventViewTab = "payload" | "envelope";
+
 export function EventDetail({ id, eventLink = pageEventLink }: { id: string; eventLink?: EventLinkRenderer }) {
   const trpc = useTRPC();
   const query = useQuery(trpc.events.byId.queryOptions({ id }, { staleTime: Infinity }));
-  const [view, setView] = useState<"payload" | "envelope">("payload");
-
-  if (query.isPending) {
-    return (
-      <div className="space-y-4">
-        <Skeleton className="h-8 w-72" />
-        <Skeleton className="h-48 w-full" />
-        <Skeleton className="h-72 w-full" />
-      </div>
-    );
-  }
-  if (query.isError) {
-    const notFound = (query.error.data as { code?: string } | undefined)?.code === "NOT_FOUND";
-    return (
-      <Card>
-        {notFound ? (
-          <EmptyState icon={SearchX} title="Event not found">
+  // Held here, so that the tab chosen stays while the drawer swaps in another event.
+  const [view, setView] = useState<EventViewTab>("payload");
+  return (
+    <DetailStates
+      query={query}
+      placeholders={["h-8 w-72", "h-48 w-full", "h-72 w-full"]}
+      notFound={{
+        title: "Event not found",
+        children: (
+          <>
             No event with id <span className="font-mono text-xs">{id}</span> is in the log.
-          </EmptyState>
-        ) : (
-          <ErrorState title="Could not load this event" error={query.error} onRetry={() => void query.refetch()} />
-        )}
-      </Card>
-    );
-  }
-  const event = query.data;
+          </>
+        ),
+      }}
+      errorTitle="Could not load this event"
+    >
+      {(event) => <EventView event={event} eventLink={eventLink} view={view} onViewChange={setView} />}
+    </DetailStates>
+  );
+}
+
+function EventView({ event, eventLink, view, onViewChange }: { event: EventRecord; eventLink: EventLinkRenderer; view: EventViewTab; onViewChange(view: EventViewTab): void }) {
   return (
     <div className="space-y-5" data-testid="event-detail" data-event-id={event.id}>
       <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
@@ -236,10 +235,10 @@ export function EventDetail({ id, eventLink = pageEventLink }: { id: string; eve
 
       <Card className="overflow-hidden">
         <div className="flex items-center justify-between gap-3 border-b border-border pr-4">
-          <Tabs<"payload" | "envelope">
+          <Tabs<EventViewTab>
             className="border-b-0 px-2"
             value={view}
-            onChange={setView}
+            onChange={onViewChange}
             items={[
               { value: "payload", label: "Payload" },
               { value: "envelope", label: "Full envelope" },

@@ -12,11 +12,12 @@ import { CopyButton } from "../ui/copy-button";
 import { EmptyState } from "../ui/empty-state";
 import { Alert, errorMessage } from "../ui/error-state";
 import { Dialog } from "../ui/overlay";
+import { ListStates } from "../ui/query-states";
 import { RelativeTime } from "../ui/relative-time";
 import { Skeleton } from "../ui/spinner";
 import { Table, Td } from "../ui/table";
 import { ChangePasswordCard } from "./change-password";
-import { ChoiceCard, DialogActions, DoneDialog, FormDialog, InputField, ListHead, ListStates, useMe } from "./parts";
+import { ChoiceCard, DialogActions, DoneDialog, FormDialog, InputField, ListHead, useMe } from "./parts";
 import { scopeHelp } from "./scopes";
 import { UsersPanel } from "./users";
 

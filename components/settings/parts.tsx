@@ -1,14 +1,12 @@
 "use client";
 
-import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { LoaderCircle } from "lucide-react";
 import type { ComponentProps, FormEvent, InputHTMLAttributes, ReactNode } from "react";
 import { useTRPC } from "../trpc";
 import { Button, type ButtonProps } from "../ui/button";
-import { ErrorState } from "../ui/error-state";
 import { Field, Input } from "../ui/form";
 import { Dialog } from "../ui/overlay";
-import { Skeleton } from "../ui/spinner";
 import { Th, THead } from "../ui/table";
 import { issuesByPath, PasswordInput } from "./password-input";
 
@@ -135,31 +133,6 @@ export function DoneDialog({ doneTestId, children, ...dialog }: DialogProps & { 
       <div className="space-y-3">{children}</div>
     </Dialog>
   );
-}
-
-/** A list's query in a card: placeholder rows while it loads, its error with a retry, `empty`, or `children` with the rows. */
-export function ListStates<T>({
-  query,
-  errorTitle,
-  empty,
-  children,
-}: {
-  query: UseQueryResult<T[], unknown>;
-  errorTitle: string;
-  empty: ReactNode;
-  children(rows: T[]): ReactNode;
-}) {
-  if (query.isPending) {
-    return (
-      <div className="space-y-2 p-5">
-        {Array.from({ length: 3 }, (_, index) => (
-          <Skeleton key={index} className="h-10 w-full" />
-        ))}
-      </div>
-    );
-  }
-  if (query.isError) return <ErrorState title={errorTitle} error={query.error} onRetry={() => void query.refetch()} />;
-  return query.data.length === 0 ? empty : children(query.data);
 }
 
 /** A list table's head: the columns, then an unnamed (to the eye) column of row actions. */

@@ -13,10 +13,11 @@ import { EmptyState } from "../ui/empty-state";
 import { Alert, errorMessage } from "../ui/error-state";
 import { Label, Select } from "../ui/form";
 import { Dialog } from "../ui/overlay";
+import { ListStates } from "../ui/query-states";
 import { RelativeTime } from "../ui/relative-time";
 import { Skeleton } from "../ui/spinner";
 import { Table, Td } from "../ui/table";
-import { ChoiceCard, DialogActions, DoneDialog, FormDialog, formErrors, InputField, ListHead, ListStates, MIN_PASSWORD_LENGTH, useMe } from "./parts";
+import { ChoiceCard, DialogActions, DoneDialog, FormDialog, formErrors, InputField, ListHead, MIN_PASSWORD_LENGTH, useMe } from "./parts";
 import { generatePassword, PasswordInput } from "./password-input";
 import { describeRole, type RoleScopes } from "./scopes";
 
