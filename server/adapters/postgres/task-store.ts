@@ -5,7 +5,6 @@ import { isUuid } from "@/server/engine/core/ids";
 import type {
   TaskCondition,
   TaskCount,
-  TaskError,
   TaskListFilter,
   TaskPage,
   TaskPatch,
@@ -13,7 +12,6 @@ import type {
   TaskStatus,
   TaskStore,
 } from "@/server/engine/tasks/task-store";
-import type { TaskProgress } from "@/server/engine/tasks/task-type";
 import type { Database } from "./database";
 import { tasks } from "./schema";
 
@@ -23,28 +21,8 @@ import { tasks } from "./schema";
  * compare-and-set on status and attempts, so a stale worker's late write changes nothing.
  */
 
-interface TaskRow {
-  id: string;
-  type: string;
-  priority: string;
-  key: string | null;
-  status: string;
-  input: unknown;
-  result: unknown;
-  error: TaskError | null;
-  attempts: number;
-  maxAttempts: number;
-  timeoutMs: number;
-  progress: TaskProgress | null;
-  idempotencyKey: string | null;
-  fingerprint: string | null;
-  correlationid: string;
-  createdAt: string;
-  updatedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  nextAttemptAt: string | null;
-}
+/** A row as ROW selects it: a TaskRecord whose priority and status are plain text, and whose jsonb columns may be SQL NULL. */
+type TaskRow = Omit<TaskRecord, "priority" | "status"> & { priority: string; status: string };
 
 const iso = (column: AnyPgColumn): SQL => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -58,26 +36,12 @@ const ROW = sql`${tasks.id} as "id", ${tasks.type} as "type", ${tasks.priority} 
 
 function toRecord(row: TaskRow): TaskRecord {
   return {
-    id: row.id,
-    type: row.type,
+    ...row,
     priority: row.priority as Priority,
-    key: row.key,
     status: row.status as TaskStatus,
-    input: row.input,
     result: row.result ?? null,
     error: row.error ?? null,
-    attempts: row.attempts,
-    maxAttempts: row.maxAttempts,
-    timeoutMs: row.timeoutMs,
     progress: row.progress ?? null,
-    idempotencyKey: row.idempotencyKey,
-    fingerprint: row.fingerprint,
-    correlationid: row.correlationid,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    nextAttemptAt: row.nextAttemptAt,
   };
 }
 
