@@ -1,16 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { createKafkaDriver } from "@/server/adapters/kafka";
 import { migrate, openDatabase, type Database } from "@/server/adapters/postgres/database";
 import { createTestDatabase, type TestDatabase } from "@/server/adapters/postgres/test-database";
 import { createPostgresDriver } from "@/server/adapters/postgres/transport/postgres-driver";
 import { createRabbitmqDriver } from "@/server/adapters/rabbitmq";
 import { createRedisDriver } from "@/server/adapters/redis";
-import { NonRetryableError } from "@/server/engine/core/errors";
 import { TaskQueue } from "@/server/engine/tasks/task-queue";
+import { outcomeTaskTypes } from "@/server/engine/tasks/task-queue.fixtures";
 import { InMemoryTaskStore } from "@/server/engine/tasks/task-store";
-import { defineTaskType } from "@/server/engine/tasks/task-type";
 import type { TransportDriver } from "@/server/engine/transport/driver";
 import { InMemoryDeadLetterStore, MemoryDriver } from "@/server/engine/transport/memory-driver";
 import { eventually } from "@/server/engine/transport/transport.contract";
@@ -46,7 +44,6 @@ describe.each(brokers)("the task queue on the %s transport", (_name, makeDriver)
   it("runs a backlog by priority, retries on the schedule and dead-letters a non-retryable task", async () => {
     const driver = makeDriver();
     const order: string[] = [];
-    const input = z.object({ name: z.string() });
     const deadLetters = new InMemoryDeadLetterStore();
     const suffix = randomBytes(4).toString("hex");
     const queue = new TaskQueue({
@@ -58,24 +55,7 @@ describe.each(brokers)("the task queue on the %s transport", (_name, makeDriver)
       subscription: `task-workers-${suffix}`,
       concurrency: 1,
       retry: { scheduleMs: [100, 200] },
-      types: [
-        defineTaskType({ type: "note", input, handler: async ({ name }) => void order.push(name) }),
-        defineTaskType({
-          type: "flaky",
-          input,
-          handler: async (_input, context) => {
-            if (context.attempt < 3) throw new Error(`try ${context.attempt}`);
-            return { tries: context.attempt };
-          },
-        }),
-        defineTaskType({
-          type: "doomed",
-          input,
-          handler: async () => {
-            throw new NonRetryableError("never");
-          },
-        }),
-      ],
+      types: outcomeTaskTypes(order),
     });
     try {
       await driver.connect();

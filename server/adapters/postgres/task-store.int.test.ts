@@ -1,16 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { EventBus } from "@/server/engine/bus";
-import { NonRetryableError } from "@/server/engine/core/errors";
 import { EventTypeRegistry } from "@/server/engine/core/registry";
 import { InMemoryEventStore } from "@/server/engine/store/memory-event-store";
 import { EventPublisher } from "@/server/engine/store/publisher";
 import { registerTaskEventTypes } from "@/server/engine/tasks/events";
 import { TaskQueue } from "@/server/engine/tasks/task-queue";
-import { describeTaskStoreContract } from "@/server/engine/tasks/task-store.contract";
-import { defineTaskType } from "@/server/engine/tasks/task-type";
+import { outcomeTaskTypes } from "@/server/engine/tasks/task-queue.fixtures";
+import { describeTaskStoreContract, taskRecord } from "@/server/engine/tasks/task-store.contract";
 import { eventually } from "@/server/engine/transport/transport.contract";
 import { migrate, openDatabase, type Database } from "./database";
 import { PostgresTaskStore } from "./task-store";
@@ -44,28 +42,7 @@ describe("PostgresTaskStore", () => {
     const id = "0190f5e2-7c1a-7000-8000-000000000001";
     const at = "2026-03-01T08:00:00.123Z";
     const input = { text: "naïve ✓ \"quoted\" \\ back", n: 1.5, list: [null, true, { deep: "x" }] };
-    await store.create({
-      id,
-      type: "t",
-      priority: "normal",
-      key: null,
-      status: "queued",
-      input,
-      result: null,
-      error: null,
-      attempts: 0,
-      maxAttempts: 6,
-      timeoutMs: 300_000,
-      progress: null,
-      idempotencyKey: null,
-      fingerprint: null,
-      correlationid: id,
-      createdAt: at,
-      updatedAt: at,
-      startedAt: null,
-      finishedAt: null,
-      nextAttemptAt: null,
-    });
+    await store.create(taskRecord(at, { id, type: "t", priority: "normal", input }));
     expect(await store.get(id)).toMatchObject({ input, createdAt: at, updatedAt: at, startedAt: null });
     expect(await store.get("not-a-uuid")).toBeUndefined();
     expect(await store.update("not-a-uuid", { status: "dead" })).toBeUndefined();
@@ -80,7 +57,6 @@ describe("PostgresTaskStore", () => {
     registerTaskEventTypes(registry);
     const driver = createPostgresDriver({ database, pollIntervalMs: 20 });
     const order: string[] = [];
-    const input = z.object({ name: z.string() });
     const queue = new TaskQueue({
       driver,
       store: new PostgresTaskStore(database),
@@ -89,24 +65,7 @@ describe("PostgresTaskStore", () => {
       topic: `tasks-${randomBytes(4).toString("hex")}`,
       concurrency: 1,
       retry: { scheduleMs: [50, 100] },
-      types: [
-        defineTaskType({ type: "note", input, handler: async ({ name }) => void order.push(name) }),
-        defineTaskType({
-          type: "flaky",
-          input,
-          handler: async (_input, context) => {
-            if (context.attempt < 3) throw new Error(`try ${context.attempt}`);
-            return { tries: context.attempt };
-          },
-        }),
-        defineTaskType({
-          type: "doomed",
-          input,
-          handler: async () => {
-            throw new NonRetryableError("never");
-          },
-        }),
-      ],
+      types: outcomeTaskTypes(order),
     });
     await driver.connect();
     try {

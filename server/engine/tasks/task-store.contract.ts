@@ -2,6 +2,34 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { newId } from "../core/ids";
 import type { TaskRecord, TaskStore } from "./task-store";
 
+/** A queued task record created and updated `at`, with `overrides` (a new id unless given). */
+export function taskRecord(at: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
+  const id = overrides.id ?? newId();
+  return {
+    id,
+    type: "ocr_processing",
+    priority: "high",
+    key: null,
+    status: "queued",
+    input: { sheetId: "s-1", pages: [1, 2], nested: { ok: true } },
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: 6,
+    timeoutMs: 300_000,
+    progress: null,
+    idempotencyKey: null,
+    fingerprint: null,
+    correlationid: id,
+    createdAt: at,
+    updatedAt: at,
+    startedAt: null,
+    finishedAt: null,
+    nextAttemptAt: null,
+    ...overrides,
+  };
+}
+
 /**
  * The behaviour every TaskStore must show. Run it from each implementation's test file:
  * `describeTaskStoreContract("postgres", async () => new PostgresTaskStore(...))`.
@@ -18,31 +46,7 @@ export function describeTaskStoreContract(name: string, makeStore: () => Promise
     let clock = Date.parse("2026-03-01T08:00:00.000Z");
     const task = (overrides: Partial<TaskRecord> = {}): TaskRecord => {
       clock += 1000;
-      const id = overrides.id ?? newId();
-      const at = new Date(clock).toISOString();
-      return {
-        id,
-        type: "ocr_processing",
-        priority: "high",
-        key: null,
-        status: "queued",
-        input: { sheetId: "s-1", pages: [1, 2], nested: { ok: true } },
-        result: null,
-        error: null,
-        attempts: 0,
-        maxAttempts: 6,
-        timeoutMs: 300_000,
-        progress: null,
-        idempotencyKey: null,
-        fingerprint: null,
-        correlationid: id,
-        createdAt: at,
-        updatedAt: at,
-        startedAt: null,
-        finishedAt: null,
-        nextAttemptAt: null,
-        ...overrides,
-      };
+      return taskRecord(new Date(clock).toISOString(), overrides);
     };
 
     it("creates, reads back every field, and reports a repeat of the id as not created", async () => {
