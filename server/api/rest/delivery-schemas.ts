@@ -1,8 +1,7 @@
 import { z } from "zod";
 import "zod-openapi";
-import { isUuid } from "@/server/engine/core/ids";
 import { replayStatuses } from "@/server/engine/transport/replay";
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "./schemas";
+import { pageCursor, pageLimit } from "./list-params";
 
 /**
  * The zod schemas of REST v1's delivery side: subscriptions, dead letters, replays and status.
@@ -24,24 +23,11 @@ const errorTypeName = z.string().min(1).max(200);
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-const limit = z
-  .string()
-  .regex(/^\d+$/, "must be a positive integer")
-  .transform(Number)
-  .refine((value) => value >= 1 && value <= MAX_LIST_LIMIT, { message: `must be between 1 and ${MAX_LIST_LIMIT}` })
-  .optional()
-  .transform((value) => value ?? DEFAULT_LIST_LIMIT)
-  .meta({ description: `Page size, 1 to ${MAX_LIST_LIMIT}; default ${DEFAULT_LIST_LIMIT}.`, override: { type: "string", pattern: "^\\d+$" } });
-
 export const listDeadLettersQuery = z.strictObject({
   subscription: subscriptionName.optional().meta({ description: "Only this subscription's dead letters." }),
   errorType: errorTypeName.optional().meta({ description: "Only failures of this error type (e.g. ProbeFailure, DecodeError)." }),
-  after: z
-    .string()
-    .refine(isUuid, { message: "must be the `next` of a previous page" })
-    .optional()
-    .meta({ description: "The `next` cursor of the previous page." }),
-  limit,
+  after: pageCursor,
+  limit: pageLimit(),
 });
 
 export const deadLetterIdParams = z.object({ id: z.string().meta({ description: "Dead-letter id" }) });
@@ -97,14 +83,7 @@ export const createReplayBody = z
 export type CreateReplayBody = z.infer<typeof createReplayBody>;
 
 export const listReplaysQuery = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d+$/, "must be a positive integer")
-    .transform(Number)
-    .refine((value) => value >= 1 && value <= 100, { message: "must be between 1 and 100" })
-    .optional()
-    .transform((value) => value ?? 20)
-    .meta({ description: "How many, newest first; 1 to 100, default 20.", override: { type: "string", pattern: "^\\d+$" } }),
+  limit: pageLimit(100, 20, "How many, newest first; 1 to 100, default 20."),
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 import { z } from "zod";
 import "zod-openapi";
 import { priorities } from "@/server/engine/core/envelope";
-import { isUuid } from "@/server/engine/core/ids";
 import { taskStatuses } from "@/server/engine/tasks/task-store";
 import { TASK_TYPE_PATTERN } from "@/server/engine/tasks/task-type";
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "./schemas";
+import { pageCursor, pageLimit } from "./list-params";
 
 /**
  * The zod schemas of REST v1's task queue: submit, get, list, and the task types. Like schemas.ts,
@@ -46,19 +45,8 @@ export type SubmitTaskBody = z.infer<typeof submitTaskBody>;
 export const listTasksQuery = z.strictObject({
   status: taskStatus.optional().meta({ description: "Only tasks in this status." }),
   type: taskTypeName.optional().meta({ description: "Only tasks of this type." }),
-  next: z
-    .string()
-    .refine(isUuid, { message: "must be the `next` of a previous page" })
-    .optional()
-    .meta({ description: "The `next` cursor of the previous page." }),
-  limit: z
-    .string()
-    .regex(/^\d+$/, "must be a positive integer")
-    .transform(Number)
-    .refine((value) => value >= 1 && value <= MAX_LIST_LIMIT, { message: `must be between 1 and ${MAX_LIST_LIMIT}` })
-    .optional()
-    .transform((value) => value ?? DEFAULT_LIST_LIMIT)
-    .meta({ description: `Page size, 1 to ${MAX_LIST_LIMIT}; default ${DEFAULT_LIST_LIMIT}.`, override: { type: "string", pattern: "^\\d+$" } }),
+  next: pageCursor,
+  limit: pageLimit(),
 });
 
 export const taskIdParams = z.object({ id: z.string().meta({ description: "Task id" }) });
