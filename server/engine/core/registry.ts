@@ -1,9 +1,11 @@
 import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { z } from "zod";
+import { canonicalJson } from "./canonical-json";
 import { systemClock, type Clock } from "./clock";
 import type { EventEnvelope } from "./envelope";
 import { EngineError, ValidationError, type FieldIssue } from "./errors";
+import { fieldPath, zodIssues } from "./field-issues";
 import { err, ok, type Result } from "./result";
 
 /**
@@ -326,7 +328,7 @@ export class EventTypeRegistry {
     }
     if (!this.ajv.validateSchema(schema)) {
       const issues = (this.ajv.errors ?? []).map((error) => ({
-        path: joinPath("schema", pointerSegments(error.instancePath, schema)),
+        path: fieldPath("schema", pointerSegments(error.instancePath, schema)),
         message: error.message ?? "is invalid",
       }));
       throw new ValidationError("Invalid JSON Schema", dedupeIssues(issues));
@@ -430,17 +432,7 @@ function toJsonSchemaDocument(schema: unknown): JsonSchema {
 function zodValidator(schema: z.ZodType): DataValidator {
   return (data) => {
     const parsed = schema.safeParse(data);
-    if (parsed.success) return ok(parsed.data);
-    const issues: FieldIssue[] = [];
-    for (const issue of parsed.error.issues) {
-      if (issue.code === "unrecognized_keys") {
-        // One issue per unknown key, pointing at the key itself.
-        for (const key of issue.keys) issues.push({ path: joinPath("data", [...issue.path, key]), message: "is not allowed" });
-      } else {
-        issues.push({ path: joinPath("data", issue.path), message: issue.message });
-      }
-    }
-    return err(issues);
+    return parsed.success ? ok(parsed.data) : err(zodIssues(parsed.error, "data"));
   };
 }
 
@@ -455,7 +447,7 @@ function ajvIssues(errors: readonly ErrorObject[], data: unknown): FieldIssue[] 
     const message = error.keyword === "required" || error.keyword === "dependentRequired" ? "is required"
       : error.keyword === "additionalProperties" || error.keyword === "unevaluatedProperties" ? "is not allowed"
       : (error.message ?? "is invalid");
-    issues.push({ path: joinPath("data", segments), message });
+    issues.push({ path: fieldPath("data", segments), message });
   }
   return dedupeIssues(issues);
 }
@@ -479,18 +471,6 @@ function pointerSegments(pointer: string, root: unknown): Array<string | number>
   return segments;
 }
 
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-function joinPath(base: string, segments: ReadonlyArray<PropertyKey>): string {
-  let path = base;
-  for (const segment of segments) {
-    if (typeof segment === "number") path += `[${segment}]`;
-    else if (typeof segment === "string" && IDENTIFIER.test(segment)) path += `.${segment}`;
-    else path += `[${JSON.stringify(String(segment))}]`;
-  }
-  return path;
-}
-
 function dedupeIssues(issues: FieldIssue[]): FieldIssue[] {
   const seen = new Set<string>();
   return issues.filter((issue) => {
@@ -501,15 +481,6 @@ function dedupeIssues(issues: FieldIssue[]): FieldIssue[] {
   });
 }
 
-/** Key order does not change a schema's meaning, so comparisons ignore it. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (typeof inner !== "object" || inner === null || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
 
 /** Schemas are shared with every caller of get()/list(); freezing keeps one caller from altering them for all. */
 function deepFreeze<T>(value: T): T {

@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { canonicalJson } from "../core/canonical-json";
 import { systemClock, type Clock } from "../core/clock";
 import { buildEnvelope, DEFAULT_SOURCE, priorities, type EventDraft, type Priority } from "../core/envelope";
 import { describeError, EngineError, NonRetryableError, RetryAfterError, ValidationError, type FieldIssue } from "../core/errors";
+import { requiredFieldOptions, zodIssues } from "../core/field-issues";
 import { isUuid, newId } from "../core/ids";
 import { toWireMessage } from "../transport/codec";
 import type { DeadLetterStore, Inbox } from "../transport/dead-letters";
@@ -165,40 +167,6 @@ type TaskMessage = z.infer<typeof taskMessageSchema>;
 
 function emptyCounts(): Record<TaskStatus, number> {
   return Object.fromEntries(taskStatuses.map((status) => [status, 0])) as Record<TaskStatus, number>;
-}
-
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (typeof inner !== "object" || inner === null || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-function issuePath(base: string, segments: ReadonlyArray<PropertyKey>): string {
-  let path = base;
-  for (const segment of segments) {
-    if (typeof segment === "number") path += `[${segment}]`;
-    else if (typeof segment === "string" && IDENTIFIER.test(segment)) path += `.${segment}`;
-    else path += `[${JSON.stringify(String(segment))}]`;
-  }
-  return path;
-}
-
-function inputIssues(error: z.ZodError): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  for (const issue of error.issues) {
-    if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) issues.push({ path: issuePath("input", [...issue.path, key]), message: "is not allowed" });
-    } else {
-      const missing = issue.code === "invalid_type" && (issue as { input?: unknown }).input === undefined;
-      issues.push({ path: issuePath("input", issue.path), message: missing ? "is required" : issue.message });
-    }
-  }
-  return issues;
 }
 
 /** The error the Subscriber dead-letters: the original's name and message, marked non-retryable. */
@@ -464,8 +432,8 @@ export class TaskQueue {
       } else if (hasNul(input.value)) {
         issues.push({ path: "input", message: "must not contain the character U+0000 (Postgres cannot store it)" });
       } else {
-        const parsed = definition.input.safeParse(input.value);
-        if (!parsed.success) issues.push(...inputIssues(parsed.error));
+        const parsed = definition.input.safeParse(input.value, requiredFieldOptions);
+        if (!parsed.success) issues.push(...zodIssues(parsed.error, "input"));
       }
     }
     if (issues.length > 0 || !definition) {
@@ -576,12 +544,12 @@ export class TaskQueue {
     if (!running) return;
     await this.emit(running, event, TASK_EVENT_TYPES.started, { taskId: task.id, taskType: task.type, attempt, maxAttempts: this.policy.maxAttempts } satisfies TaskStartedData);
 
-    const input = definition.input.safeParse(message.input);
+    const input = definition.input.safeParse(message.input, requiredFieldOptions);
     const startedMs = this.clock.now();
     let outcome: AttemptOutcome;
     let lastProgress: TaskProgress | null = null;
     if (!input.success) {
-      const problems = inputIssues(input.error).map((issue) => `${issue.path} ${issue.message}`).join("; ");
+      const problems = zodIssues(input.error, "input").map((issue) => `${issue.path} ${issue.message}`).join("; ");
       outcome = { ok: false, error: new NonRetryableError(`the stored input no longer matches the ${definition.type} schema: ${problems}`) };
     } else {
       const attemptRun = this.runAttempt(definition, running, event, attempt, input.data);
