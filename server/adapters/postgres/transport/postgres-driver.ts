@@ -17,8 +17,8 @@ import { transportConsumers, transportGroups, transportMessages } from "../schem
 /**
  * The Postgres transport: a work queue in `eventloom_transport_messages`, one row per (group,
  * message), the same code on PGlite (the embedded default) and on a server shared by processes.
- * Each operation is one call of a function of migrations 0006 and 0011, where the SQL and its
- * reasons are.
+ * Each operation is one call of a function of migrations 0006, 0011 and 0012, where the SQL and
+ * its reasons are.
  *
  * - publish (`eventloom_transport_publish`): writes a row for every group of the topic (the groups
  *   `ensureGroup` registered), ids in publish order, and NOTIFYs the topic; resolves on commit.
@@ -29,7 +29,8 @@ import { transportConsumers, transportGroups, transportMessages } from "../schem
  *   runs, so only a consumer that is gone (crashed, closed, cut off) loses its rows: they are
  *   handed out again, attempt counted up, once its row lapses.
  * - settle (`eventloom_transport_settle`): ack deletes the row; retry counts the delivery and
- *   makes the row due after the delay. The settles made while one is in flight go out together.
+ *   makes the row due after the delay; both find the row by the TID the claim handed out. The
+ *   settles made while one is in flight go out together.
  * - wake-ups: LISTEN (on a server) and an in-process signal for publishes, a timer for each retry
  *   this process made, and a poll every `pollIntervalMs` for anything else (another process's
  *   retry coming due, another consumer lapsing, a notification lost with a connection).
@@ -118,6 +119,8 @@ function signalLocally(database: Database, topic: string): void {
 
 interface ClaimedRow {
   id: string | number;
+  /** Where the row is: a claim writes nothing to it, so this holds until it is settled. */
+  tid: string;
   message_id: string;
   key: string;
   priority: number;
@@ -126,14 +129,21 @@ interface ClaimedRow {
   attempt: number;
 }
 
-/** What settling a delivery names: its row (the index is on priority and id) and its attempt. */
+/** What settling a delivery names: its row, by TID (checked against its id). */
 interface DeliveryRow {
   id: string;
-  priority: number;
-  attempt: number;
+  tid: string;
 }
 
-/** An array literal (text[] or bigint[]): one parameter however many values, on both drivers. */
+/** Hand-out order: priority, then publish order (ids are int8 text, so longer is larger). */
+function handOutOrder(a: ClaimedRow, b: ClaimedRow): number {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  const x = String(a.id);
+  const y = String(b.id);
+  return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
+}
+
+/** An array literal (text[], bigint[], tid[]): one parameter however many values, on both drivers. */
 function arrayLiteral(values: Iterable<string>): string {
   return `{${Array.from(values, (value) => `"${value.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
 }
@@ -300,25 +310,36 @@ export class PostgresDriver implements TransportDriver {
   }
 
   /** Hands up to `limit` rows of its group to a consumer, which holds `held` already. */
-  claim(spec: ConsumeSpec, held: Iterable<{ id: string; message: WireMessage }>, limit: number): Promise<ClaimedRow[]> {
+  async claim(spec: ConsumeSpec, held: Iterable<{ id: string; message: WireMessage }>, limit: number): Promise<ClaimedRow[]> {
     const ids: string[] = [];
     const keys = new Set<string>();
     for (const delivery of held) {
       ids.push(delivery.id);
       keys.add(delivery.message.key);
     }
-    return this.rows<ClaimedRow>(
+    const rows = await this.rows<ClaimedRow>(
       sql`select * from eventloom_transport_claim(${spec.topic}, ${spec.group}, ${spec.consumer}, ${arrayLiteral(keys)}::text[],
             ${arrayLiteral(ids)}::bigint[], ${limit}::integer, ${this.options.redeliveryAfterMs}::integer)`,
     );
+    return rows.sort(handOutOrder);
   }
 
-  /** Acks (`delayMs` null) and retries a consumer's deliveries. */
-  async settle(spec: ConsumeSpec, settles: ReadonlyArray<{ delivery: DeliveryRow; delayMs: number | null }>): Promise<void> {
-    const input = JSON.stringify(
-      settles.map(({ delivery, delayMs }) => ({ priority: delivery.priority, id: delivery.id, attempt: delivery.attempt, delay_ms: delayMs })),
+  /** Acks (`delayMs` null) and retries deliveries. */
+  async settle(settles: ReadonlyArray<{ delivery: DeliveryRow; delayMs: number | null }>): Promise<void> {
+    const ackTids: string[] = [];
+    const ackIds: string[] = [];
+    const retries: Array<{ tid: string; id: string; delay_ms: number }> = [];
+    for (const { delivery, delayMs } of settles) {
+      if (delayMs === null) {
+        ackTids.push(delivery.tid);
+        ackIds.push(delivery.id);
+      } else {
+        retries.push({ tid: delivery.tid, id: delivery.id, delay_ms: delayMs });
+      }
+    }
+    await this.rows(
+      sql`select eventloom_transport_settle(${arrayLiteral(ackTids)}::tid[], ${arrayLiteral(ackIds)}::bigint[], ${JSON.stringify(retries)}::text::jsonb)`,
     );
-    await this.rows(sql`select eventloom_transport_settle(${spec.topic}, ${spec.group}, ${input}::text::jsonb)`);
   }
 
   /** Keeps a consumer alive (its deliveries its own) for another `redeliveryAfterMs`. */
@@ -508,7 +529,7 @@ class PostgresConsumer {
   private async writeSettles(settles: PendingSettle[], givenBack: PostgresDelivery[]): Promise<void> {
     let failure: unknown;
     try {
-      await this.driver.settle(this.spec, [
+      await this.driver.settle([
         ...settles.map(({ delivery, delayMs }) => ({ delivery, delayMs })),
         ...givenBack.map((delivery) => ({ delivery, delayMs: 0 })),
       ]);
@@ -600,7 +621,7 @@ class PostgresConsumer {
 /** One delivery: a row handed to a consumer, with the attempt it was handed out at. */
 class PostgresDelivery implements BrokerDelivery, DeliveryRow {
   readonly id: string;
-  readonly priority: number;
+  readonly tid: string;
   readonly attempt: number;
   readonly message: WireMessage;
   settled = false;
@@ -610,7 +631,7 @@ class PostgresDelivery implements BrokerDelivery, DeliveryRow {
     row: ClaimedRow,
   ) {
     this.id = String(row.id);
-    this.priority = row.priority;
+    this.tid = row.tid;
     this.attempt = row.attempt;
     this.message = { id: row.message_id, key: row.key, priority: priorities[row.priority] ?? "normal", headers: row.headers, body: row.body };
   }
