@@ -1,27 +1,12 @@
 import { eq, sql, type SQL } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { isUuid } from "@/server/engine/core/ids";
-import type { CreateReplayOutcome, NewReplay, Replay, ReplayFilter, ReplayStatus, ReplayStore, ReplayTarget } from "@/server/engine/transport/replay";
+import type { CreateReplayOutcome, NewReplay, Replay, ReplayStatus, ReplayStore } from "@/server/engine/transport/replay";
 import type { Database } from "./database";
 import { replays } from "./schema/replays";
 
-interface ReplayRow {
-  id: string;
-  target: ReplayTarget;
-  filter: ReplayFilter;
-  status: ReplayStatus;
-  total: number;
-  done: number;
-  position: number | string;
-  ratePerSecond: number | null;
-  error: string | null;
-  createdBy: string;
-  fingerprint: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-}
+/** A row as ROW selects it: a Replay with its request fingerprint, and the position as bigint text. */
+type ReplayRow = Omit<Replay, "position"> & { position: number | string; fingerprint: string | null };
 
 const iso = (column: AnyPgColumn): SQL =>
   sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -32,23 +17,8 @@ const ROW = sql`${replays.id} as "id", ${replays.target} as "target", ${replays.
   ${iso(replays.createdAt)} as "createdAt", ${iso(replays.startedAt)} as "startedAt", ${iso(replays.finishedAt)} as "finishedAt",
   ${iso(replays.updatedAt)} as "updatedAt"`;
 
-function toReplay(row: ReplayRow): Replay {
-  return {
-    id: row.id,
-    target: row.target,
-    filter: row.filter,
-    status: row.status,
-    total: row.total,
-    done: row.done,
-    position: Number(row.position),
-    ratePerSecond: row.ratePerSecond,
-    error: row.error,
-    createdBy: row.createdBy,
-    createdAt: row.createdAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    updatedAt: row.updatedAt,
-  };
+function toReplay({ position, fingerprint: _fingerprint, ...row }: ReplayRow): Replay {
+  return { ...row, position: Number(position) };
 }
 
 /** Replays in `eventloom_replays`; every status change is one conditional UPDATE. */
