@@ -237,28 +237,17 @@ export class TaskQueue {
       idempotencyKey === null
         ? null
         : createHash("sha256").update(canonicalJson({ type: request.type, input: input.ok ? input.value : null, priority: request.priority ?? null, key })).digest("hex");
-    const record: TaskRecord = {
+    const record = this.queuedRecord(definition, {
       id,
-      type: definition.type,
       priority,
       key,
-      status: "queued",
       input: input.ok ? input.value : null,
-      result: null,
-      error: null,
-      attempts: 0,
-      maxAttempts: this.policy.maxAttempts,
-      timeoutMs: definition.timeoutMs,
-      progress: null,
       idempotencyKey,
       fingerprint,
       correlationid: request.correlationid ?? id,
       createdAt: now,
       updatedAt: now,
-      startedAt: null,
-      finishedAt: null,
-      nextAttemptAt: null,
-    };
+    });
 
     await this.ensureGroup();
     const { created, task } = await this.options.store.create(record);
@@ -485,24 +474,34 @@ export class TaskQueue {
   }
 
   private recordFromMessage(message: TaskMessage, event: DeliveredEvent, definition: ResolvedTaskType): TaskRecord {
-    return {
+    return this.queuedRecord(definition, {
       id: message.taskId,
-      type: definition.type,
       priority: event.priority,
       key: event.partitionkey && event.partitionkey !== message.taskId ? event.partitionkey : null,
-      status: "queued",
       input: message.input ?? null,
+      idempotencyKey: null,
+      fingerprint: null,
+      correlationid: event.correlationid,
+      createdAt: event.time,
+      updatedAt: this.nowIso(),
+    });
+  }
+
+  /** A task of `definition` not started yet: no attempts, result, error or progress. */
+  private queuedRecord(
+    definition: ResolvedTaskType,
+    fields: Pick<TaskRecord, "id" | "priority" | "key" | "input" | "idempotencyKey" | "fingerprint" | "correlationid" | "createdAt" | "updatedAt">,
+  ): TaskRecord {
+    return {
+      ...fields,
+      type: definition.type,
+      status: "queued",
       result: null,
       error: null,
       attempts: 0,
       maxAttempts: this.policy.maxAttempts,
       timeoutMs: definition.timeoutMs,
       progress: null,
-      idempotencyKey: null,
-      fingerprint: null,
-      correlationid: event.correlationid,
-      createdAt: event.time,
-      updatedAt: this.nowIso(),
       startedAt: null,
       finishedAt: null,
       nextAttemptAt: null,
