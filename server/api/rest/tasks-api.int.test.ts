@@ -10,6 +10,7 @@ import { NonRetryableError } from "@/server/engine/core/errors";
 import { defineTaskType } from "@/server/engine/tasks/task-type";
 import { eventually } from "@/server/engine/transport/transport.contract";
 import { startTransportWorkers, type TransportWorkers } from "@/server/runtime/transport-workers";
+import type { TaskResource } from "./task-schemas";
 import { bodyOf, startTestApp, type TestApp } from "./test-harness";
 
 let app: TestApp;
@@ -19,26 +20,8 @@ let submitterKey: string;
 let eventsOnlyKey: string;
 
 type Problem = { type: string; status: number; detail: string; errors?: Array<{ path: string; message: string }> };
-type Task = {
-  id: string;
-  type: string;
-  priority: string;
-  key: string | null;
-  status: string;
-  input: unknown;
-  result: unknown;
-  error: { type: string; message: string } | null;
-  attempts: number;
-  maxAttempts: number;
-  timeoutMs: number;
-  progress: { percent: number; message?: string } | null;
-  correlationid: string;
-  createdAt: string;
-  updatedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  nextAttemptAt: string | null;
-};
+/** What GET /api/v1/tasks/{id} answers (the OpenAPI document's Task). */
+type Task = TaskResource;
 
 async function expectProblem(response: Response, status: number): Promise<Problem> {
   expect(response.status).toBe(status);
