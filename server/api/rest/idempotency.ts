@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "@/server/engine/core/canonical-json";
 import type { Principal } from "@/server/engine/core/principal";
 import type { IdempotencyClaim } from "@/server/engine/store/event-store";
 import { HttpProblem } from "./problem";
@@ -34,19 +35,7 @@ export function idempotencyClaimFor(
   }
   return {
     key: `events:${principal.id}:${key}`,
+    // Two bodies that differ only in key order or white space are the same request.
     fingerprint: createHash("sha256").update(`${operation}\n${canonicalJson(body)}`, "utf8").digest("hex"),
   };
-}
-
-/**
- * JSON with object keys sorted at every level: two bodies that differ only in key order or
- * whitespace mean the same request, so they must fingerprint the same.
- */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (typeof inner !== "object" || inner === null || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
-    return sorted;
-  });
 }
