@@ -1,9 +1,11 @@
 import { z } from "zod";
 import "zod-openapi";
 import { isUuid } from "@/server/engine/core/ids";
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "./schemas";
 
 /** Query parameters of REST v1's paged lists. */
+
+export const MAX_LIST_LIMIT = 1000;
+export const DEFAULT_LIST_LIMIT = 100;
 
 /** `limit`: a page size from 1 to `max` (a query string, so digits), `fallback` when absent. */
 export function pageLimit(max = MAX_LIST_LIMIT, fallback = DEFAULT_LIST_LIMIT, description = `Page size, 1 to ${max}; default ${fallback}.`) {

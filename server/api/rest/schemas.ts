@@ -3,6 +3,7 @@ import "zod-openapi";
 import { priorities } from "@/server/engine/core/envelope";
 import { isUuid } from "@/server/engine/core/ids";
 import { TYPE_NAME_PATTERN } from "@/server/engine/core/registry";
+import { pageLimit } from "./list-params";
 
 /**
  * The zod schemas of every REST v1 request and response in the events scope. They validate
@@ -10,8 +11,6 @@ import { TYPE_NAME_PATTERN } from "@/server/engine/core/registry";
  */
 
 export const MAX_BATCH_EVENTS = 1000;
-export const MAX_LIST_LIMIT = 1000;
-export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_POLL_TIMEOUT_SECONDS = 60;
 export const DEFAULT_POLL_TIMEOUT_SECONDS = 30;
 
@@ -129,16 +128,6 @@ const typeList = z
   })
   .meta({ description: "Comma-separated event types; a trailing `.*` matches a prefix.", example: "exam.*,grade.recorded" });
 
-const limit = (max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, "must be a positive integer")
-    .transform(Number)
-    .refine((value) => value >= 1 && value <= max, { message: `must be between 1 and ${max}` })
-    .optional()
-    .transform((value) => value ?? fallback)
-    .meta({ description: `Page size, 1 to ${max}; default ${fallback}.`, override: { type: "string", pattern: "^\\d+$" } });
-
 const subjectParam = z.string().min(1).max(500).optional().meta({ description: "Only events about this subject." });
 
 export const listEventsQuery = z
@@ -150,7 +139,7 @@ export const listEventsQuery = z
     next: position.optional().meta({ description: "The `next` cursor of the previous page." }),
     from: rfc3339.optional().meta({ description: "Only events whose time is at or after this." }),
     to: rfc3339.optional().meta({ description: "Only events whose time is at or before this." }),
-    limit: limit(MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT),
+    limit: pageLimit(),
   })
   .refine((query) => query.after === undefined || query.next === undefined, {
     message: "give either after or next, not both",
@@ -176,7 +165,7 @@ export const pollEventsQuery = z.strictObject({
     .optional()
     .transform((value) => value ?? DEFAULT_POLL_TIMEOUT_SECONDS)
     .meta({ description: `Seconds to wait, at most ${MAX_POLL_TIMEOUT_SECONDS}; default ${DEFAULT_POLL_TIMEOUT_SECONDS}.`, override: { type: "string" } }),
-  limit: limit(MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT),
+  limit: pageLimit(),
 });
 
 export const eventIdParams = z.object({ id: z.string().meta({ description: "Event id" }) });
