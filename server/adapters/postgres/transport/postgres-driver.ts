@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { sql, type SQL } from "drizzle-orm";
 import { levelOf } from "@/server/engine/bus/scheduler";
 import { priorities } from "@/server/engine/core/envelope";
@@ -17,8 +18,8 @@ import { transportConsumers, transportGroups, transportMessages } from "../schem
 /**
  * The Postgres transport: a work queue in `eventloom_transport_messages`, one row per (group,
  * message), the same code on PGlite (the embedded default) and on a server shared by processes.
- * Each operation is one call of a function of migrations 0006, 0011 and 0012, where the SQL and
- * its reasons are.
+ * Each operation is one call of a function of migrations 0011 to 0013, where the SQL and its
+ * reasons are.
  *
  * - publish (`eventloom_transport_publish`): writes a row for every group of the topic (the groups
  *   `ensureGroup` registered), ids in publish order, and NOTIFYs the topic; resolves on commit.
@@ -54,7 +55,7 @@ export interface PostgresDriverOptions {
   onError?(error: unknown): void;
 }
 
-/** Also named in eventloom_transport_publish (migration 0006). */
+/** Also named in eventloom_transport_publish (migration 0013), as are its payloads: origin, newline, topic. */
 const NOTIFY_CHANNEL = "eventloom_transport";
 const DEFAULT_REDELIVERY_AFTER_MS = 30_000;
 const DEFAULT_POLL_INTERVAL_MS = 250;
@@ -109,12 +110,24 @@ export function createPostgresDriver(options: PostgresDriverOptions): PostgresDr
 
 /**
  * Publishes on one Database wake the consumers of every driver on it at once, without waiting for
- * the NOTIFY to come back from the server; on PGlite (no LISTEN) this is the only signal.
+ * the NOTIFY to come back from the server (on PGlite, with no LISTEN, the only signal). The
+ * NOTIFY names the Database it came from (`origin`), so that its own listeners skip it.
  */
-const localSignals = new WeakMap<Database, Set<(topic: string) => void>>();
+interface LocalSignals {
+  readonly origin: string;
+  readonly listeners: Set<(topic: string) => void>;
+}
+
+const localSignals = new WeakMap<Database, LocalSignals>();
+
+function signalsOf(database: Database): LocalSignals {
+  let signals = localSignals.get(database);
+  if (!signals) localSignals.set(database, (signals = { origin: randomBytes(8).toString("hex"), listeners: new Set() }));
+  return signals;
+}
 
 function signalLocally(database: Database, topic: string): void {
-  for (const listener of localSignals.get(database) ?? []) listener(topic);
+  for (const listener of signalsOf(database).listeners) listener(topic);
 }
 
 interface ClaimedRow {
@@ -143,9 +156,16 @@ function handOutOrder(a: ClaimedRow, b: ClaimedRow): number {
   return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
 }
 
+const NEEDS_ESCAPE = /[\\"]/;
+
 /** An array literal (text[], bigint[], tid[]): one parameter however many values, on both drivers. */
 function arrayLiteral(values: Iterable<string>): string {
-  return `{${Array.from(values, (value) => `"${value.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+  let literal = "{";
+  for (const value of values) {
+    if (literal.length > 1) literal += ",";
+    literal += `"${NEEDS_ESCAPE.test(value) ? value.replace(/[\\"]/g, "\\$&") : value}"`;
+  }
+  return `${literal}}`;
 }
 
 /** Reports an error once, then stays quiet until `recovered()`: a poll failing every 250 ms is one incident. */
@@ -198,9 +218,7 @@ export class PostgresDriver implements TransportDriver {
     if (!this.opening) {
       const { database, databaseUrl, poolSize } = this.options;
       this.opening = (database ? Promise.resolve(database) : openDatabase({ databaseUrl, poolSize })).then((opened) => {
-        let listeners = localSignals.get(opened);
-        if (!listeners) localSignals.set(opened, (listeners = new Set()));
-        listeners.add(this.onSignal);
+        signalsOf(opened).listeners.add(this.onSignal);
         return opened;
       });
     }
@@ -215,7 +233,13 @@ export class PostgresDriver implements TransportDriver {
     const database = await this.database();
     await database.rows(sql`select 1`);
     if (!database.listen) return;
-    this.listening ??= database.listen(NOTIFY_CHANNEL, this.onSignal).catch((error: unknown) => {
+    const { origin } = signalsOf(database);
+    const onNotify = (payload: string): void => {
+      const newline = payload.indexOf("\n");
+      // Our own Database's publishes woke us already.
+      if (payload.slice(0, newline) !== origin) this.onSignal(payload.slice(newline + 1));
+    };
+    this.listening ??= database.listen(NOTIFY_CHANNEL, onNotify).catch((error: unknown) => {
       // Not listening yet: the next connect() tries again; meanwhile consumers poll.
       this.listening = undefined;
       throw error;
@@ -238,20 +262,22 @@ export class PostgresDriver implements TransportDriver {
         body: message.body,
       })),
     );
-    await this.rows(sql`select eventloom_transport_publish(${topic}, ${input}::text::jsonb)`);
-    signalLocally(await this.database(), topic);
+    const database = await this.database();
+    await database.rows(sql`select eventloom_transport_publish(${topic}, ${input}::text::jsonb, ${signalsOf(database).origin})`);
+    signalLocally(database, topic);
   }
 
   async redeliver(topic: string, group: string, message: WireMessage): Promise<void> {
-    await this.rows(sql`
+    const database = await this.database();
+    await database.rows(sql`
       with inserted as (
         insert into ${transportMessages} (topic, group_name, message_id, key, priority, headers, body)
         values (${topic}, ${group}, ${message.id}, ${message.key}, ${levelOf(message.priority)},
                 ${JSON.stringify(message.headers)}::text::jsonb, ${message.body})
         returning 1
       )
-      select pg_notify(${NOTIFY_CHANNEL}, ${topic}) from inserted`);
-    signalLocally(await this.database(), topic);
+      select pg_notify(${NOTIFY_CHANNEL}, ${signalsOf(database).origin} || chr(10) || ${topic}) from inserted`);
+    signalLocally(database, topic);
   }
 
   async consume(spec: ConsumeSpec, onDelivery: (delivery: BrokerDelivery) => void): Promise<ConsumerHandle> {
@@ -303,7 +329,7 @@ export class PostgresDriver implements TransportDriver {
     if (!this.opening) return;
     const database = await this.opening.catch(() => undefined);
     if (!database) return;
-    localSignals.get(database)?.delete(this.onSignal);
+    signalsOf(database).listeners.delete(this.onSignal);
     const unlisten = await this.listening?.catch(() => undefined);
     await unlisten?.().catch(() => {});
     if (!this.options.database) await database.close();
@@ -401,6 +427,8 @@ class PostgresConsumer {
   private retired = false;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
+  /** The last claim took as many rows as it asked for: more may be waiting. */
+  private backlog = false;
   private recordDue = false;
   private readonly settling = new Set<Promise<void>>();
   private settleScheduled = false;
@@ -467,8 +495,10 @@ class PostgresConsumer {
         return;
       }
       for (const row of rows) this.handOut(row);
-      // A full batch suggests more are waiting.
-      if (free > 0 && rows.length === free) this.claimAgain = true;
+      // A full batch suggests more are waiting; a short one, that the group is drained for now
+      // (what comes next is signalled).
+      this.backlog = free > 0 && rows.length === free;
+      if (this.backlog) this.claimAgain = true;
     } while (this.claimAgain && this.active);
   }
 
@@ -542,8 +572,10 @@ class PostgresConsumer {
       this.giveBack.push(...givenBack, ...settles.map(({ delivery }) => delivery));
     }
     for (const settle of settles) this.finish(settle, failure);
-    // Retried rows stay listed as the consumer's until its next claim: make it now.
-    this.wake(failure === undefined && (givenBack.length > 0 || settles.some(({ delayMs }) => delayMs !== null)));
+    // Retried rows stay listed as the consumer's until its next claim: make it now. Otherwise the
+    // freed slots are worth a claim only if the last one found more than it could take.
+    const record = failure === undefined && (givenBack.length > 0 || settles.some(({ delayMs }) => delayMs !== null));
+    if (record || this.backlog) this.wake(record);
   }
 
   private finish(settle: PendingSettle, error: unknown): void {
