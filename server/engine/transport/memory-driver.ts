@@ -11,6 +11,7 @@ import type {
   TransportKind,
   WireMessage,
 } from "./driver";
+import { HeadQueue } from "./head-queue";
 
 /**
  * The in-memory transport: a broker (`MemoryBroker`) that several drivers can share, so that
@@ -66,14 +67,7 @@ function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
  * now and then); a take from the middle (the head's key is held by another consumer) or a crash
  * return in its old place splices.
  */
-class SeqQueue {
-  private items: Entry[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
+class SeqQueue extends HeadQueue<Entry> {
   insert(entry: Entry): void {
     const last = this.items[this.items.length - 1];
     if (this.length === 0 || !last || last.seq < entry.seq) {
@@ -95,26 +89,11 @@ class SeqQueue {
     for (let index = this.head; index < this.items.length; index += 1) {
       const entry = this.items[index] as Entry;
       if (!eligible(entry)) continue;
-      if (index === this.head) {
-        this.items[index] = undefined as unknown as Entry;
-        this.head += 1;
-        this.compact();
-      } else {
-        this.items.splice(index, 1);
-      }
+      if (index === this.head) this.shift();
+      else this.items.splice(index, 1);
       return entry;
     }
     return undefined;
-  }
-
-  private compact(): void {
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
   }
 }
 

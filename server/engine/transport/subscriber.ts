@@ -5,6 +5,7 @@ import { systemClock, type Clock } from "../core/clock";
 import type { EventEnvelope, StoredEvent } from "../core/envelope";
 import { describeError, NotFoundError } from "../core/errors";
 import { fromWireMessage, orderKeyOf, REPLAY_ID_HEADER, toWireMessage } from "./codec";
+import { HeadQueue } from "./head-queue";
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore, Inbox } from "./dead-letters";
 import type { BrokerDelivery, ConsumerHandle, TransportDriver } from "./driver";
 import { backoffDelayMs, decideAfterFailure, resolveRetryPolicy, type RetryPolicy } from "./retry-policy";
@@ -115,41 +116,10 @@ interface Pending {
   readonly level: Level;
 }
 
-/** FIFO with a look at its head (one key's deliveries; usually a handful). */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.head += 1;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-}
-
 interface Lane {
   readonly key: string;
-  readonly queue: Fifo<Pending>;
+  /** Its deliveries in order (usually a handful). */
+  readonly queue: HeadQueue<Pending>;
   running: boolean;
   queued: boolean;
 }
@@ -373,7 +343,7 @@ export async function startSubscriber(driver: TransportDriver, options: Subscrib
     const key = typeof delivery.message.key === "string" ? delivery.message.key : orderKeyOf(event);
     let lane = lanes.get(key);
     if (!lane) {
-      lane = { key, queue: new Fifo<Pending>(), running: false, queued: false };
+      lane = { key, queue: new HeadQueue<Pending>(), running: false, queued: false };
       lanes.set(key, lane);
     }
     lane.queue.push({ delivery, event, level: levelOf(event.priority) });
