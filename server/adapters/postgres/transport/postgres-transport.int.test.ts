@@ -399,6 +399,36 @@ describe("Postgres transport on PostgreSQL", () => {
     }
   });
 
+  it("wakes another process's consumer by NOTIFY (no poll), also once its connections were cut", async () => {
+    // A poll of a minute: only the notification can bring these messages within the test.
+    const consumerDriver = createPostgresDriver({ databaseUrl: testDb.url, pollIntervalMs: 60_000 });
+    const publisherDriver = createPostgresDriver({ databaseUrl: testDb.url });
+    const { topic, group } = names();
+    const received: string[] = [];
+    try {
+      await consumerDriver.ensureGroup(topic, group);
+      await consumerDriver.consume({ topic, group, consumer: "listener", prefetch: 10 }, (delivery) => {
+        received.push(delivery.message.body);
+        void delivery.ack();
+      });
+      await publisherDriver.publish(topic, [wire(1)]);
+      await eventually(() => expect(received).toEqual(['{"n":1}']), 5_000);
+
+      await testDb.terminateSessions();
+      // postgres.js listens again once it has reconnected; until then a publish may go unheard.
+      await eventually(
+        async () => {
+          await publisherDriver.publish(topic, [wire(received.length + 1)]);
+          await eventually(() => expect(received.length).toBeGreaterThan(1), 1_000, 50);
+        },
+        10_000,
+        200,
+      );
+    } finally {
+      await Promise.all([consumerDriver.close(), publisherDriver.close()]);
+    }
+  });
+
   it("withInbox: of two transactions racing on one message, exactly one applies", async () => {
     await database.rows(sql`create table if not exists inbox_effects (subscription text, message_id text, by text)`);
     const [one, two] = await Promise.all([openDatabase({ databaseUrl: testDb.url, poolSize: 1 }), openDatabase({ databaseUrl: testDb.url, poolSize: 1 })]);
