@@ -97,7 +97,7 @@ function resolveOptions(options: PostgresDriverOptions): Resolved {
     database: options.database,
     databaseUrl: options.databaseUrl,
     poolSize: integer("poolSize", options.poolSize, DEFAULT_POOL_SIZE, 1, 100),
-    // Leases are renewed every third of this, and at least one renewal must fit in a poll or two.
+    // Renewed every third of this: much shorter, and renewals would be a good part of the traffic.
     redeliveryAfterMs: integer("redeliveryAfterMs", options.redeliveryAfterMs, DEFAULT_REDELIVERY_AFTER_MS, 100),
     pollIntervalMs: integer("pollIntervalMs", options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 10, 60_000),
     onError: options.onError ?? ((error) => console.error("postgres transport:", error)),
@@ -397,17 +397,18 @@ interface PendingSettle {
 }
 
 /**
- * One consumer, with two lanes of statements, each one statement at a time:
- * - claims: when half the prefetch slots are free (or none is held), so that under load few
- *   claims carry many rows;
- * - settles and renewals: the acks and retries made while one statement is in flight go out
- *   together in the next. They run beside claims, so an ack never waits for a claim.
+ * One consumer. Its statements:
+ * - claims, one at a time: when half the prefetch slots are free (or none is held), so that under
+ *   load few claims carry many rows, or when the last claim was full (more may be waiting);
+ * - settles, beside claims (so an ack never waits for a claim), up to SETTLES_IN_FLIGHT at once:
+ *   the acks and retries made while those are in flight go out together in the next;
+ * - a renewal of its row every third of `redeliveryAfterMs` while it holds anything.
  * Deliveries whose settle failed are given back (as a retry without delay) by a later settle, so
  * that they do not stay held by a consumer that lives on.
  *
  * An ack resolves once queued, as a RabbitMQ or Kafka ack does: the Subscriber holds a handler's
  * slot until its ack resolves, and waiting for the statement made concurrency / round trip the
- * ceiling of a consumer (measured: two fifths less throughput at concurrency 64). The delivery
+ * ceiling of a consumer (measured: a fifth to a quarter less throughput at concurrency 64). The delivery
  * still counts against prefetch until its row is deleted; an ack that cannot be written is
  * reported to onError and the message is given back, to be delivered again (at-least-once); and
  * the driver's close() writes the acks queued before it. A retry resolves once written.
@@ -483,7 +484,8 @@ class PostgresConsumer {
       this.claimAgain = false;
       const free = Math.max(0, this.spec.prefetch - this.held.size);
       const worthIt = free > 0 && (free >= this.claimThreshold || this.held.size === 0);
-      if (!worthIt && !this.recordDue) return;
+      const record = this.recordDue;
+      if (!worthIt && !record) return;
       this.recordDue = false;
       let rows: ClaimedRow[];
       try {
@@ -492,6 +494,7 @@ class PostgresConsumer {
       } catch (error) {
         // The poll tries again; the rows stay where they are.
         this.claimErrors.failed(error);
+        this.recordDue ||= record;
         return;
       }
       for (const row of rows) this.handOut(row);
