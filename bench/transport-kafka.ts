@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import kafkajs from "kafkajs";
 import { createKafkaDriver } from "@/server/adapters/kafka";
+import { deleteKafkaObjects } from "@/server/adapters/kafka/test-cleanup";
 import { toKafkaMessage } from "@/server/adapters/kafka/wire";
 import { toWireMessage } from "@/server/engine/transport/codec";
 import type { BenchRow } from "./table";
@@ -70,19 +71,6 @@ async function rawSide(topic: string): Promise<Side> {
   };
 }
 
-async function cleanUp(): Promise<void> {
-  const admin = new Kafka({ clientId: `${PREFIX}-cleanup`, brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(PREFIX));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-    const groups = (await admin.listGroups()).groups.map(({ groupId }) => groupId).filter((groupId) => groupId.startsWith(PREFIX));
-    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 export async function benchKafkaTransport(): Promise<BenchRow[]> {
   try {
     return await compareTransports({
@@ -106,6 +94,6 @@ export async function benchKafkaTransport(): Promise<BenchRow[]> {
       latencyBaselineName: "kafkajs, same pacing",
     });
   } finally {
-    await cleanUp();
+    await deleteKafkaObjects(BROKERS, PREFIX);
   }
 }

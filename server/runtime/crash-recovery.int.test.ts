@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import { sql } from "drizzle-orm";
 import { Redis } from "ioredis";
-import kafkajs from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { createKafkaDriver } from "@/server/adapters/kafka";
+import { deleteKafkaObjects } from "@/server/adapters/kafka/test-cleanup";
 import { migrate, openDatabase, type Database } from "@/server/adapters/postgres/database";
 import { createTestDatabase, type TestDatabase } from "@/server/adapters/postgres/test-database";
 import { createPostgresDriver } from "@/server/adapters/postgres/transport/postgres-driver";
@@ -92,18 +92,7 @@ const brokers: Record<Kind, (names: { id: string; topic: string; group: string }
     return {
       driver: createKafkaDriver({ brokers: KAFKA_BROKERS, prefix, partitions: 6, replicationFactor: 1, log: () => undefined }),
       transport,
-      async cleanup() {
-        const admin = new kafkajs.Kafka({ clientId: `${prefix}-cleanup`, brokers: KAFKA_BROKERS, logLevel: kafkajs.logLevel.NOTHING }).admin();
-        await admin.connect();
-        try {
-          const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${prefix}.`));
-          if (topics.length > 0) await admin.deleteTopics({ topics });
-          const groups = (await admin.listGroups()).groups.map(({ groupId }) => groupId).filter((groupId) => groupId.startsWith(`${prefix}.`));
-          if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
-        } finally {
-          await admin.disconnect();
-        }
-      },
+      cleanup: () => deleteKafkaObjects(KAFKA_BROKERS, `${prefix}.`),
     };
   },
   async rabbitmq({ id, topic, group }) {

@@ -11,6 +11,7 @@ import { InMemoryDeadLetterStore } from "@/server/engine/transport/memory-driver
 import { startSubscriber } from "@/server/engine/transport/subscriber";
 import { describeTransportContract, eventually } from "@/server/engine/transport/transport.contract";
 import { createKafkaDriver, type KafkaDriverOptions } from ".";
+import { deleteKafkaObjects } from "./test-cleanup";
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -35,18 +36,7 @@ function newDriver(options: Partial<KafkaDriverOptions> = {}): TransportDriver {
 
 const rawKafka = new Kafka({ clientId: `${prefix}-test`, brokers, logLevel: logLevel.NOTHING });
 
-afterAll(async () => {
-  const admin = rawKafka.admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${prefix}.`));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-    const groups = (await admin.listGroups()).groups.map(({ groupId }) => groupId).filter((groupId) => groupId.startsWith(`${prefix}.`));
-    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-});
+afterAll(() => deleteKafkaObjects(brokers, `${prefix}.`));
 
 describeTransportContract("kafka", async ({ redeliveryAfterMs }) => newDriver({ redeliveryAfterMs }));
 
