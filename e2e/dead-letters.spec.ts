@@ -1,36 +1,14 @@
-import { resolve } from "node:path";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { admin } from "./fixtures";
-
-// Screenshots for people to look at (gitignored); not compared by the test.
-const shot = (page: Page, name: string) => page.screenshot({ path: resolve("e2e/screenshots", `${name}.png`), fullPage: false });
+import { shot, signIn } from "./helpers";
 
 const auth = { Authorization: `Bearer ${admin.apiKey}` };
-
-/**
- * Signs in from the login page. better-auth allows 3 sign-ins per 10 s from one address and the
- * specs share one server: when an earlier spec used them up, wait out the window once and retry.
- */
-async function signIn(page: Page, path: string) {
-  await page.goto(path);
-  await expect(page).toHaveURL(/\/login/);
-  await page.getByLabel("Email").fill(admin.email);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  const limited = page.getByRole("alert").filter({ hasText: "Too many attempts" });
-  await expect(page.getByRole("heading", { level: 1 }).filter({ hasNotText: "Sign in" }).or(limited)).toBeVisible();
-  if (await limited.isVisible()) {
-    await page.waitForTimeout(11_000);
-    await page.getByRole("button", { name: "Sign in" }).click();
-  }
-  await expect(page).toHaveURL(new RegExp(`${path.replace(/[/]/g, "\\/")}$`));
-}
 
 test("dead letters: a failing probe is dead-lettered, inspected, redriven once it can succeed, and counted on Queues", async ({ page, request }) => {
   test.setTimeout(120_000);
 
   // Queues: the diagnostics subscription, live, with its processed count before anything happens.
-  await signIn(page, "/queues");
+  await signIn(page, "/queues", admin.email, admin.password);
   await expect(page.getByRole("heading", { name: "Queues", level: 1 })).toBeVisible();
   await expect(page.getByTestId("queues-status")).toHaveAttribute("data-status", "live", { timeout: 20_000 });
   const diagnostics = page.locator("[data-testid=queue-row][data-queue=diagnostics]");

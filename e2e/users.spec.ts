@@ -1,31 +1,9 @@
-import { resolve } from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import { admin } from "./fixtures";
+import { shot, signIn, submitSignIn } from "./helpers";
 
-// Screenshots for people to look at (gitignored); not compared by the test.
-const shot = (page: Page, name: string) => page.screenshot({ path: resolve("e2e/screenshots", `${name}.png`), fullPage: false });
-
-/**
- * Signs in from the login page. better-auth allows 3 sign-ins per 10 s from one address and the
- * specs share one server: when an earlier spec used them up, wait out the window once and retry.
- */
-async function submitSignIn(page: Page, email: string, password: string, landing: RegExp) {
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  const limited = page.getByRole("alert").filter({ hasText: "Too many attempts" });
-  await expect(page.getByRole("heading", { level: 1 }).filter({ hasNotText: "Sign in" }).or(limited)).toBeVisible();
-  if (await limited.isVisible()) {
-    await page.waitForTimeout(11_000);
-    await page.getByRole("button", { name: "Sign in" }).click();
-  }
-  await expect(page).toHaveURL(landing);
-}
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/settings");
-  await expect(page).toHaveURL(/\/login/);
-  await submitSignIn(page, email, password, /\/settings$/);
+async function signInToSettings(page: Page, email: string, password: string) {
+  await signIn(page, "/settings", email, password);
   await expect(page.getByRole("heading", { name: "Settings", level: 1 })).toBeVisible();
 }
 
@@ -40,7 +18,7 @@ test("users: an admin adds an analyst, who signs in to a read-only Settings and 
   const analystEmail = `analyst-${Date.now()}@example.com`;
 
   // The admin sees the users table, themselves in it, and cannot change their own account.
-  await signIn(page, admin.email, admin.password);
+  await signInToSettings(page, admin.email, admin.password);
   const panel = page.getByTestId("users-panel");
   const adminRow = panel.locator(`[data-testid=user-row][data-user-email="${admin.email}"]`);
   await expect(adminRow).toContainText("You");
@@ -103,7 +81,7 @@ test("users: an admin adds an analyst, who signs in to a read-only Settings and 
 
   // The analyst: Settings is read-only, no API keys, no users.
   await signOut(page, admin.email);
-  await signIn(page, analystEmail, password);
+  await signInToSettings(page, analystEmail, password);
   await expect(page.getByTestId("user-role")).toHaveText(/analyst/i);
   await expect(page.getByRole("status").filter({ hasText: "Read-only" })).toContainText("You can change your own password below");
   await expect(page.getByText("Only administrators manage API keys")).toBeVisible();
