@@ -121,6 +121,14 @@ describe("RabbitMQ transport specifics", () => {
     return { deliveries, handle };
   }
 
+  /** A topic with two groups, both collecting: `mine`, the one a test acts on, and `theirs`, to show nothing reaches it. */
+  async function twoGroups(driver: TransportDriver) {
+    const { topic, group } = names();
+    const other = `${group}-other`;
+    await driver.ensureGroup(topic, other);
+    return { topic, group, mine: await collect(driver, topic, group), theirs: await collect(driver, topic, other) };
+  }
+
   it("a plain amqplib client reads the envelope attributes as native AMQP headers and properties", async () => {
     const driver = open();
     const { topic, group } = names();
@@ -179,11 +187,7 @@ describe("RabbitMQ transport specifics", () => {
 
   it("retry waits at least the delay, counts the attempt, reaches only its own group, and delays beyond the longest tier take several hops", async () => {
     const driver = open();
-    const { topic, group } = names();
-    const other = `${group}-other`;
-    await driver.ensureGroup(topic, other);
-    const mine = await collect(driver, topic, group);
-    const theirs = await collect(driver, topic, other);
+    const { topic, group, mine, theirs } = await twoGroups(driver);
     const sent = [message(1), message(2)];
     await driver.publish(topic, sent);
     await eventually(() => expect(mine.deliveries).toHaveLength(2));
@@ -256,11 +260,7 @@ describe("RabbitMQ transport specifics", () => {
 
   it("redeliver puts a message into one group only, at attempt 1", async () => {
     const driver = open();
-    const { topic, group } = names();
-    const other = `${group}-other`;
-    await driver.ensureGroup(topic, other);
-    const mine = await collect(driver, topic, group);
-    const theirs = await collect(driver, topic, other);
+    const { topic, group, mine, theirs } = await twoGroups(driver);
     // A key the codec would not derive from the headers travels in the driver's key header.
     const sent = { ...message(7, "low"), key: "custom-order-key" };
     await driver.redeliver(topic, group, sent);
