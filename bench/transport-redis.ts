@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { createRedisDriver } from "@/server/adapters/redis";
+import { deleteRedisKeys } from "@/server/adapters/redis/test-cleanup";
 import { toWireMessage } from "@/server/engine/transport/codec";
 import type { WireMessage } from "@/server/engine/transport/driver";
 import type { BenchRow } from "./table";
@@ -70,20 +71,6 @@ async function oursSide(prefix: string, topic: string): Promise<Side> {
   return subscriberSide(driver, { topic, subscription: "bench", concurrency: 64, prefetch: 1_000 });
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    await redis.quit();
-  }
-}
-
 export async function benchRedisTransport(): Promise<BenchRow[]> {
   const prefix = `elbench-${randomBytes(4).toString("hex")}`;
   try {
@@ -101,7 +88,7 @@ export async function benchRedisTransport(): Promise<BenchRow[]> {
       batch: PUBLISH_BATCH,
       rounds: THROUGHPUT_ROUNDS,
       // A round leaves its 100,000 entries behind; keep Redis' memory as it was for the next.
-      afterRound: () => deleteKeys(prefix),
+      afterRound: () => deleteRedisKeys(REDIS_URL, prefix),
       rate: LATENCY_RATE,
       rateSeconds: LATENCY_SECONDS,
       baselineName: "pipelined XADD + XREADGROUP/XACK (ioredis)",
@@ -109,6 +96,6 @@ export async function benchRedisTransport(): Promise<BenchRow[]> {
       latencyBaselineName: "the same, XREADGROUP BLOCK",
     });
   } finally {
-    await deleteKeys(prefix);
+    await deleteRedisKeys(REDIS_URL, prefix);
   }
 }

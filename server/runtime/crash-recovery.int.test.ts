@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import { sql } from "drizzle-orm";
-import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { createKafkaDriver } from "@/server/adapters/kafka";
 import { deleteKafkaObjects } from "@/server/adapters/kafka/test-cleanup";
@@ -13,6 +12,7 @@ import { createPostgresDriver } from "@/server/adapters/postgres/transport/postg
 import { createRabbitmqDriver, DEFAULT_RETRY_TIERS_MS } from "@/server/adapters/rabbitmq";
 import { exchangeName, groupNames } from "@/server/adapters/rabbitmq/topology";
 import { createRedisDriver } from "@/server/adapters/redis";
+import { deleteRedisKeys } from "@/server/adapters/redis/test-cleanup";
 import { buildEnvelope, type Priority } from "@/server/engine/core/envelope";
 import { toWireMessage } from "@/server/engine/transport/codec";
 import type { TransportDriver, WireMessage } from "@/server/engine/transport/driver";
@@ -71,19 +71,7 @@ const brokers: Record<Kind, (names: { id: string; topic: string; group: string }
     return {
       driver: createRedisDriver({ url: REDIS_URL, keyPrefix, onError: () => undefined }),
       transport: { kind: "redis", url: REDIS_URL, keyPrefix, redeliveryAfterMs: REDELIVERY_AFTER_MS },
-      async cleanup() {
-        const raw = new Redis(REDIS_URL);
-        try {
-          let cursor = "0";
-          do {
-            const [next, keys] = await raw.scan(cursor, "MATCH", `${keyPrefix}:*`, "COUNT", 1_000);
-            cursor = next;
-            if (keys.length > 0) await raw.unlink(...keys);
-          } while (cursor !== "0");
-        } finally {
-          await raw.quit();
-        }
-      },
+      cleanup: () => deleteRedisKeys(REDIS_URL, keyPrefix),
     };
   },
   async kafka({ id }) {

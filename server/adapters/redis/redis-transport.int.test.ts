@@ -9,6 +9,7 @@ import type { BrokerDelivery, ConsumerHandle, WireMessage } from "@/server/engin
 import { describeTransportContract, eventually } from "@/server/engine/transport/transport.contract";
 import { createRedisDriver, RedisDedupInbox, type RedisDriverOptions, type RedisStreamsDriver } from "./index";
 import { groupKeys, topicStreamKey } from "./keys";
+import { deleteRedisKeys } from "./test-cleanup";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 /** Every key of this run starts with it; afterAll deletes them. */
@@ -24,12 +25,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  let cursor = "0";
-  do {
-    const [next, keys] = await raw.scan(cursor, "MATCH", `${PREFIX}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) await raw.unlink(...keys);
-  } while (cursor !== "0");
+  await deleteRedisKeys(raw, PREFIX);
   await raw.quit();
 });
 
