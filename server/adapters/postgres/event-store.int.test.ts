@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -12,24 +11,7 @@ import { describeEventStoreContract } from "@/server/engine/store/event-store.co
 import { migrate, openDatabase, type Database } from "./database";
 import { PostgresEventStore } from "./postgres-event-store";
 import { PostgresEventTypeRepository } from "./postgres-event-type-repository";
-
-const ADMIN_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-
-/** A fresh database on the test server, dropped by `drop()`: suites never see each other's rows. */
-async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `eventloom_test_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
+import { createTestDatabase } from "./test-database";
 
 /** Empties the event store tables between contract tests (cheaper than a database per test). */
 async function resetStore(database: Database): Promise<void> {
