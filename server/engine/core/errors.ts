@@ -90,3 +90,30 @@ export function describeError(error: unknown): { type: string; message: string }
   if (error instanceof Error) return { type: error.name, message: error.message };
   return { type: typeof error, message: String(error) };
 }
+
+/**
+ * A command broke a business rule (e.g. grading a sheet whose OCR failed). `rule` is a stable
+ * snake_case name clients can branch on; the message says it in words.
+ */
+export class RuleViolationError extends EngineError {
+  readonly rule: string;
+  constructor(rule: string, message: string) {
+    super("validation", message);
+    this.name = "RuleViolationError";
+    this.rule = rule;
+  }
+}
+
+/** A stream was not at the version the caller expected (`If-Match`, or a lost optimistic race). */
+export class VersionConflictError extends EngineError {
+  readonly streamId: string;
+  readonly expected: number | string;
+  readonly actual: number;
+  constructor(streamId: string, expected: number | string, actual: number) {
+    super("conflict", `Stream ${streamId} is at version ${actual}, expected ${expected}`);
+    this.name = "VersionConflictError";
+    this.streamId = streamId;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}

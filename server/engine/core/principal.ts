@@ -16,7 +16,8 @@ export const roles = ["admin", "operator", "analyst"] as const;
 export type Role = (typeof roles)[number];
 
 export interface Principal {
-  kind: "api_key" | "user";
+  /** `system`: Eventloom itself (reactions to events, demo traffic), never a caller from outside. */
+  kind: "api_key" | "user" | "system";
   id: string;
   /** Key name or user email, for audit trails. */
   name: string;
@@ -36,4 +37,9 @@ export const roleScopes: Record<Role, readonly Scope[]> = {
 
 export function hasScope(principal: Pick<Principal, "scopes">, scope: Scope): boolean {
   return principal.scopes.includes("admin") || principal.scopes.includes(scope);
+}
+
+/** Eventloom acting on its own behalf (`component` names what: `reactions`, `demo`). Holds every scope. */
+export function systemPrincipal(component: string): Principal {
+  return { kind: "system", id: `system:${component}`, name: `Eventloom ${component}`, scopes: ["admin"] };
 }

@@ -83,6 +83,12 @@ export interface CheckpointStore {
 
 export interface EventStore {
   append(appends: StreamAppend[], options?: { idempotency?: IdempotencyClaim }): Promise<AppendOutcome>;
+  /**
+   * What an append with this claim would answer without appending anything: the first append's
+   * events ("replayed"), "idempotency_mismatch" for another fingerprint, or undefined when the key
+   * is unused. Lets a command be answered before it is decided again against newer state.
+   */
+  lookupIdempotency(claim: IdempotencyClaim): Promise<Extract<AppendOutcome, { status: "replayed" | "idempotency_mismatch" }> | undefined>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<StoredEvent[]>;
   /** Current version of a stream, 0 if it has no events. */
   streamVersion(streamId: string): Promise<number>;

@@ -33,14 +33,23 @@ export class InMemoryEventStore implements EventStore {
     this.checkpoints = new InMemoryCheckpointStore(options.clock ?? systemClock);
   }
 
+  async lookupIdempotency(claim: IdempotencyClaim): Promise<Extract<AppendOutcome, { status: "replayed" | "idempotency_mismatch" }> | undefined> {
+    return this.#claimed(claim);
+  }
+
+  /** Synchronous, so that append checks the claim with no await before its writes. */
+  #claimed(claim: IdempotencyClaim): Extract<AppendOutcome, { status: "replayed" | "idempotency_mismatch" }> | undefined {
+    const prior = this.#idempotency.get(claim.key);
+    if (!prior) return undefined;
+    if (prior.fingerprint !== claim.fingerprint) return { status: "idempotency_mismatch", key: claim.key };
+    return { status: "replayed", events: prior.eventIds.map((id) => copy(this.#stored(id))) };
+  }
+
   async append(appends: StreamAppend[], options: { idempotency?: IdempotencyClaim } = {}): Promise<AppendOutcome> {
     const prepared = prepareAppend(appends);
     const claim = options.idempotency;
-    const prior = claim && this.#idempotency.get(claim.key);
-    if (claim && prior) {
-      if (prior.fingerprint !== claim.fingerprint) return { status: "idempotency_mismatch", key: claim.key };
-      return { status: "replayed", events: prior.eventIds.map((id) => copy(this.#stored(id))) };
-    }
+    const prior = claim && this.#claimed(claim);
+    if (prior) return prior;
 
     for (const { streamId, expectedVersion, events } of prepared) {
       // A retry whose events are all stored already gets them back, not a conflict with itself.
