@@ -3,3 +3,4 @@ export * from "./auth";
 export * from "./transport";
 export * from "./tasks";
 export * from "./replays";
+export * from "./projections";
