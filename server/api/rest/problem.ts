@@ -1,4 +1,4 @@
-import { isEngineError, type ErrorCode, type FieldIssue } from "@/server/engine/core/errors";
+import { isEngineError, type EngineError, type ErrorCode, type FieldIssue } from "@/server/engine/core/errors";
 import { logger } from "@/server/runtime/logger";
 
 /**
@@ -8,12 +8,22 @@ import { logger } from "@/server/runtime/logger";
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 const PROBLEM_BASE = "https://eventloom.dev/problems/";
 
-export interface ProblemDocument {
+export interface ProblemDocument extends ProblemExtensions {
   type: string;
   title: string;
   status: number;
   detail: string;
   errors?: FieldIssue[];
+}
+
+/**
+ * RFC 9457 extension members clients can branch on without parsing `detail`: the business rule a
+ * command broke (422), and the versions of a stale `If-Match` (409).
+ */
+export interface ProblemExtensions {
+  rule?: string;
+  expected?: number | string;
+  actual?: number;
 }
 
 /** Every kind of problem the REST API answers with; `type` URIs are part of the public contract. */
@@ -53,13 +63,14 @@ export function problemType(kind: ProblemKind): string {
 
 export interface ProblemOptions {
   errors?: FieldIssue[];
+  extensions?: ProblemExtensions;
   retryAfterSeconds?: number;
   headers?: HeadersInit;
 }
 
 export function problemResponse(kind: ProblemKind, detail: string, options: ProblemOptions = {}): Response {
   const { status, title } = problemKinds[kind];
-  const body: ProblemDocument = { type: problemType(kind), title, status, detail };
+  const body: ProblemDocument = { type: problemType(kind), title, status, detail, ...options.extensions };
   if (options.errors && options.errors.length > 0) body.errors = options.errors;
   const headers = new Headers(options.headers);
   headers.set("content-type", PROBLEM_CONTENT_TYPE);
@@ -101,11 +112,26 @@ export function problemFromError(error: unknown, context: { method: string; path
   if (isEngineError(error)) {
     const kind = engineCodeToKind[error.code];
     if (kind !== "internal") {
-      return problemResponse(kind, error.message, { errors: error.issues, retryAfterSeconds: error.retryAfterSeconds });
+      const { detail, extensions } = describeEngineError(error);
+      return problemResponse(kind, detail, { errors: error.issues, retryAfterSeconds: error.retryAfterSeconds, extensions });
     }
   }
   logger.error("request failed", { ...context, error, cause: causeOf(error) });
   return problemResponse("internal", "The server could not complete the request. It has been logged.");
+}
+
+/**
+ * RuleViolationError and VersionConflictError are told apart by their members, not `instanceof`:
+ * Next.js bundles may hold several copies of the classes (core/errors.ts).
+ */
+function describeEngineError(error: EngineError): { detail: string; extensions?: ProblemExtensions } {
+  if ("rule" in error && typeof error.rule === "string") {
+    return { detail: `Rejected by the business rule ${error.rule}: ${error.message}`, extensions: { rule: error.rule } };
+  }
+  if ("actual" in error && typeof error.actual === "number" && "expected" in error && (typeof error.expected === "number" || typeof error.expected === "string")) {
+    return { detail: error.message, extensions: { expected: error.expected, actual: error.actual } };
+  }
+  return { detail: error.message };
 }
 
 function causeOf(error: unknown): unknown {

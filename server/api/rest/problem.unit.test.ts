@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { EngineError, NotFoundError, ValidationError } from "@/server/engine/core/errors";
+import { EngineError, NotFoundError, RuleViolationError, ValidationError, VersionConflictError } from "@/server/engine/core/errors";
 import { formatPath, parseQuery, readJsonBody } from "./http";
 import { HttpProblem, problemFromError } from "./problem";
 
@@ -35,6 +35,28 @@ describe("problemFromError", () => {
     const { body } = await problemOf(new ValidationError("bad", [{ path: "events[3].data.examId", message: "is required" }]));
     expect(body.errors).toEqual([{ path: "events[3].data.examId", message: "is required" }]);
     expect((await problemOf(new NotFoundError("gone"))).body).not.toHaveProperty("errors");
+  });
+
+  it("names the broken business rule (422) and the versions of a conflict (409) in detail and as members", async () => {
+    const rule = await problemOf(new RuleViolationError("ocr_failed", "The sheet's OCR failed; it cannot be graded"));
+    expect(rule.response.status).toBe(422);
+    expect(rule.body).toMatchObject({ type: "https://eventloom.dev/problems/validation", rule: "ocr_failed" });
+    expect(rule.body.detail).toContain("ocr_failed");
+    expect(rule.body.detail).toContain("cannot be graded");
+
+    const conflict = await problemOf(new VersionConflictError("exam-1", 3, 5));
+    expect(conflict.response.status).toBe(409);
+    expect(conflict.body).toMatchObject({ type: "https://eventloom.dev/problems/conflict", expected: 3, actual: 5 });
+    expect(conflict.body.detail).toMatch(/version 5.*expected 3/);
+
+    // Other engine errors carry no extension members.
+    const plain = await problemOf(new EngineError("conflict", "key reused"));
+    expect(Object.keys(plain.body).sort()).toEqual(["detail", "status", "title", "type"]);
+  });
+
+  it("recognises the two by their members, not their class (Next.js bundles hold several copies)", async () => {
+    const foreignCopy = Object.assign(new EngineError("validation", "no grading after a failed OCR"), { rule: "ocr_failed" });
+    expect((await problemOf(foreignCopy)).body).toMatchObject({ status: 422, rule: "ocr_failed" });
   });
 
   it("sets Retry-After on 429 and 503, from the error or a default", async () => {

@@ -252,5 +252,8 @@ export const problemDocument = z
     errors: z
       .array(z.object({ path: z.string().meta({ example: "events[3].data.examId" }), message: z.string() }))
       .optional(),
+    rule: z.string().optional().meta({ description: "The business rule a command broke (422).", example: "ocr_failed" }),
+    expected: z.union([z.int(), z.string()]).optional().meta({ description: "The stream version the command expected (409 version conflict)." }),
+    actual: z.int().optional().meta({ description: "The stream's actual version (409 version conflict)." }),
   })
   .meta({ id: "Problem", description: "RFC 9457 problem details." });
