@@ -4,6 +4,7 @@ CREATE TABLE "eventloom_projection_generations" (
 	"version" integer NOT NULL,
 	"position" bigint DEFAULT 0 NOT NULL,
 	"status" text NOT NULL,
+	"tables" text[] NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"activated_at" timestamp with time zone,
 	CONSTRAINT "eventloom_projection_generations_pkey" PRIMARY KEY("projection","generation"),

@@ -17,6 +17,11 @@ export const projectionGenerations = pgTable(
     /** Log position applied up to (inclusive). */
     position: bigint("position", { mode: "number" }).notNull().default(0),
     status: text("status").$type<"building" | "active" | "retired">().notNull(),
+    /**
+     * The generation's physical tables, as created: dropping them later must not depend on the
+     * projection's current definition, which may have renamed or removed a table since.
+     */
+    tables: text("tables").array().notNull(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     activatedAt: timestamp("activated_at", { withTimezone: true, mode: "date" }),
   },
