@@ -1,4 +1,4 @@
-import { buildEnvelope, type EventDraft, type StoredEvent } from "../core/envelope";
+import { buildEnvelope, type EventDraft, type EventEnvelope, type StoredEvent } from "../core/envelope";
 import { ValidationError, type FieldIssue } from "../core/errors";
 import type { Result } from "../core/result";
 import type { AppendedEvent, IdempotencyClaim } from "./event-store";
@@ -42,27 +42,7 @@ export class EventPublisher {
   ) {}
 
   async publish(drafts: EventDraft[], options: PublishOptions = {}): Promise<PublishOutcome> {
-    const issues: FieldIssue[] = [];
-    // A draft without a schema version is written at the type's latest version: validating it
-    // against the latest but stamping it 1 would make readers upcast data that is already current.
-    const versioned = drafts.map((draft) => ({
-      ...draft,
-      schemaversion: draft.schemaversion ?? this.validator.get(draft.type)?.version,
-    }));
-    versioned.forEach((draft, index) => {
-      const result = this.validator.validate(draft.type, draft.data, draft.schemaversion);
-      if (result.ok) return;
-      const prefix = options.issuePrefix?.(index) ?? "";
-      for (const issue of result.error) issues.push({ path: prefix + issue.path, message: issue.message });
-    });
-    if (issues.length > 0) {
-      throw new ValidationError(
-        issues.length === 1 ? `Invalid event: ${issues[0]!.path}: ${issues[0]!.message}` : `${issues.length} invalid fields`,
-        issues,
-      );
-    }
-
-    const envelopes = versioned.map((draft) => buildEnvelope(draft, this.now));
+    const envelopes = toValidEnvelopes(drafts, this.validator, { now: this.now, issuePrefix: options.issuePrefix });
     const outcome = await this.store.append(
       mergeByStream(envelopes.map((event) => ({ streamId: streamIdOf(event), expectedVersion: "any", events: [event] }))),
       { idempotency: options.idempotency },
@@ -72,16 +52,11 @@ export class EventPublisher {
         // The store answers stream by stream; callers expect the order of their request.
         const byId = new Map(outcome.events.map((event) => [event.id, event]));
         const events = envelopes.map((envelope) => byId.get(envelope.id.toLowerCase())!);
-        const fresh = events.filter((event) => !event.duplicate);
-        if (fresh.length > 0) {
-          // The events are committed: a failing in-process handler cannot undo that, so its
-          // error is the handler's problem, reported, and the publish still succeeds.
-          for (const failure of this.sink.publishMany(fresh).syncErrors) this.onHandlerError(failure);
-        }
+        handToSink(this.sink, events, this.onHandlerError);
         return { status: "accepted", events };
       }
       case "replayed":
-        return { status: "replayed", events: inRequestOrder(versioned, outcome.events) };
+        return { status: "replayed", events: inRequestOrder(envelopes, outcome.events) };
       case "idempotency_mismatch":
         return { status: "idempotency_mismatch" };
       case "conflict":
@@ -89,6 +64,52 @@ export class EventPublisher {
         throw new Error(`unexpected version conflict on stream ${outcome.streamId}`);
     }
   }
+}
+
+/**
+ * Validates every draft against the registry and builds its envelope. All failing fields of all
+ * drafts are reported together (one ValidationError), so a bad draft stores nothing at all.
+ */
+export function toValidEnvelopes(
+  drafts: readonly EventDraft[],
+  validator: EventValidator,
+  options: { now?: () => number; issuePrefix?: (index: number) => string } = {},
+): EventEnvelope[] {
+  const issues: FieldIssue[] = [];
+  // A draft without a schema version is written at the type's latest version: validating it
+  // against the latest but stamping it 1 would make readers upcast data that is already current.
+  const versioned = drafts.map((draft) => ({
+    ...draft,
+    schemaversion: draft.schemaversion ?? validator.get(draft.type)?.version,
+  }));
+  versioned.forEach((draft, index) => {
+    const result = validator.validate(draft.type, draft.data, draft.schemaversion);
+    if (result.ok) return;
+    const prefix = options.issuePrefix?.(index) ?? "";
+    for (const issue of result.error) issues.push({ path: prefix + issue.path, message: issue.message });
+  });
+  if (issues.length > 0) {
+    throw new ValidationError(
+      issues.length === 1 ? `Invalid event: ${issues[0]!.path}: ${issues[0]!.message}` : `${issues.length} invalid fields`,
+      issues,
+    );
+  }
+  return versioned.map((draft) => buildEnvelope(draft, options.now));
+}
+
+/**
+ * Hands just-committed events to the in-process bus. They are committed: a failing sync handler
+ * cannot undo that, so its error is the handler's problem, reported, and the caller still succeeds.
+ * Duplicates (already stored, so already handed over once) are skipped.
+ */
+export function handToSink(
+  sink: CommittedEventSink,
+  events: readonly AppendedEvent[],
+  onHandlerError: (failure: { subscription: string; error: unknown }) => void,
+): void {
+  const fresh = events.filter((event) => !event.duplicate);
+  if (fresh.length === 0) return;
+  for (const failure of sink.publishMany(fresh).syncErrors) onHandlerError(failure);
 }
 
 /**
