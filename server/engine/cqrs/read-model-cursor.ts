@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { ValidationError } from "../core/errors";
+import type { ReadModelValue } from "./read-model";
+
+/**
+ * The keyset cursor of `ReadModelReader.find`: where the previous page ended, as the last row's
+ * value in the order column and its key. Every ReadModelStore encodes it here, so a cursor means
+ * the same to all of them. To clients it is opaque (base64url of JSON `[orderValue, key]`, a Date
+ * as `{"$date": ISO}`), and it is checked on the way back in: a cursor is user input.
+ */
+
+/** Values a row can be ordered by: scalars and times (not jsonb). */
+export type OrderValue = string | number | boolean | null | Date;
+
+export interface FindCursor {
+  value: OrderValue;
+  key: string;
+}
+
+const encodedOrderValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.null(),
+  z.strictObject({ $date: z.iso.datetime() }).transform(({ $date }) => new Date($date)),
+]);
+const encodedCursor = z.tuple([encodedOrderValue, z.string()]);
+
+export function isOrderValue(value: ReadModelValue): value is OrderValue {
+  return value === null || value instanceof Date || typeof value !== "object";
+}
+
+export function encodeCursor(value: ReadModelValue, key: string): string {
+  if (!isOrderValue(value)) throw new TypeError(`a find cursor needs a scalar or Date order value, got ${JSON.stringify(value)}`);
+  if (typeof value === "number" && !Number.isFinite(value)) throw new TypeError(`a find cursor cannot carry the order value ${value}`);
+  const encoded = value instanceof Date ? { $date: value.toISOString() } : value;
+  return Buffer.from(JSON.stringify([encoded, key]), "utf8").toString("base64url");
+}
+
+/** ValidationError (path `after`) for anything {@link encodeCursor} did not make. */
+export function decodeCursor(cursor: string): FindCursor {
+  const invalid = () => new ValidationError("Invalid cursor", [{ path: "after", message: "is not a cursor this list returned" }]);
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  const parsed = encodedCursor.safeParse(json);
+  if (!parsed.success) throw invalid();
+  const [value, key] = parsed.data;
+  return { value, key };
+}
