@@ -144,25 +144,53 @@ export function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.out
 }
 
 /**
- * Validates the query string: 400 naming each bad parameter. A parameter given twice is refused
- * (which one should win is a guess), except those listed in `lists`, whose values are joined by
- * commas (`type=a&type=b` is `type=a,b`).
+ * The query string as one value per parameter: a parameter given twice is refused (which one
+ * should win is a guess), except those listed in `lists`, whose values are joined by commas
+ * (`type=a&type=b` is `type=a,b`).
  */
-export function parseQuery<S extends z.ZodType>(schema: S, url: URL, options: { lists?: readonly string[] } = {}): z.output<S> {
-  const raw: Record<string, string> = {};
+export function queryValues(url: URL, options: { lists?: readonly string[] } = {}): { values: Record<string, string>; issues: FieldIssue[] } {
+  const values: Record<string, string> = {};
   const issues: FieldIssue[] = [];
   for (const name of new Set(url.searchParams.keys())) {
-    const values = url.searchParams.getAll(name);
-    if (values.length > 1 && !options.lists?.includes(name)) {
+    const given = url.searchParams.getAll(name);
+    if (given.length > 1 && !options.lists?.includes(name)) {
       issues.push({ path: name, message: "must be given once" });
       continue;
     }
-    raw[name] = values.join(",");
+    values[name] = given.join(",");
   }
+  return { values, issues };
+}
+
+/** A 400 naming each bad query parameter. */
+export function badQuery(issues: FieldIssue[]): HttpProblem {
+  return new HttpProblem("bad_request", describeIssues("query parameter", issues), { errors: issues });
+}
+
+/** Validates the query string (see {@link queryValues}): 400 naming each bad parameter. */
+export function parseQuery<S extends z.ZodType>(schema: S, url: URL, options: { lists?: readonly string[] } = {}): z.output<S> {
+  const { values, issues } = queryValues(url, options);
   if (issues.length === 0) {
-    const result = safeParse(schema, raw);
+    const result = safeParse(schema, values);
     if ("data" in result) return result.data;
     issues.push(...result.issues);
   }
-  throw new HttpProblem("bad_request", describeIssues("query parameter", issues), { errors: issues });
+  throw badQuery(issues);
+}
+
+/**
+ * Validates the request headers `schema` names (its keys in lower case): 400 naming each bad
+ * header. Headers the schema does not name are ignored.
+ */
+export function parseHeaders<S extends z.ZodObject>(schema: S, request: Request): z.output<S> {
+  const values: Record<string, string> = {};
+  for (const name of Object.keys(schema.shape)) {
+    const value = request.headers.get(name);
+    if (value !== null) values[name] = value;
+  }
+  const parsed = schema.safeParse(values, parseOptions);
+  if (parsed.success) return parsed.data;
+  // A header's name is the whole path (formatPath would quote `if-match` as `["if-match"]`).
+  const issues = parsed.error.issues.map((issue) => ({ path: String(issue.path[0] ?? ""), message: issue.message }));
+  throw new HttpProblem("bad_request", describeIssues("header", issues), { errors: issues });
 }

@@ -12,7 +12,7 @@ export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 export const IDEMPOTENT_REPLAYED_HEADER = "idempotent-replayed";
 
 // Visible ASCII: keys end up in logs and database keys, where control characters only cause harm.
-const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
+export const IDEMPOTENCY_KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * The claim for this request, or undefined when the client sent no key. The key is scoped by the
@@ -28,7 +28,7 @@ export function idempotencyClaimFor(
 ): IdempotencyClaim | undefined {
   const key = request.headers.get(IDEMPOTENCY_KEY_HEADER);
   if (key === null) return undefined;
-  if (!KEY_FORMAT.test(key)) {
+  if (!IDEMPOTENCY_KEY_FORMAT.test(key)) {
     throw new HttpProblem("bad_request", "Idempotency-Key must be 1 to 255 visible ASCII characters", {
       errors: [{ path: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters" }],
     });

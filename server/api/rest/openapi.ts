@@ -38,22 +38,23 @@ import {
   statusResponse,
   subscriptionList,
 } from "./delivery-schemas";
+import { commandCatalog, commandHeaders, commandNameParams, commandResult, queryCatalog, queryNameParams, queryRequestParams } from "./cqrs-schemas";
 import { listTasksQuery, submitTaskBody, taskAccepted, taskIdParams, taskPage, taskResource, taskTypeList } from "./task-schemas";
 
 /**
- * The OpenAPI 3.1 document of REST v1 (events, delivery, tasks), generated from the zod schemas that validate
+ * The OpenAPI 3.1 document of REST v1 (events, delivery, tasks, commands and queries), generated from the zod schemas that validate
  * the requests (schemas.ts), so the document cannot describe an API other than the one served.
  */
 
 const problemDescriptions: Record<ProblemKind, string> = {
-  bad_request: "Unparseable JSON or a bad query parameter",
+  bad_request: "Unparseable JSON, or a bad query parameter or header",
   unauthorized: "Missing or unknown API key",
-  forbidden: "The key lacks the required scope",
+  forbidden: "The key lacks the required scope, or a command's policy refused the caller (`detail` says why)",
   not_found: "No such resource",
-  conflict: "Conflict (an Idempotency-Key reused with a different body, a concurrent change)",
+  conflict: "Conflict (an Idempotency-Key reused with a different body, a concurrent change; a stream version conflict has `expected` and `actual`)",
   payload_too_large: "The body exceeds MAX_BODY_BYTES (default 1 MiB)",
   unsupported_media_type: "Wrong Content-Type",
-  validation: "Well-formed but invalid: `errors[]` names every failing field",
+  validation: "Well-formed but invalid: `errors[]` names every failing field; a business rule a command breaks is named in `detail` and `rule`",
   rate_limited: "Too many requests; see Retry-After",
   internal: "Unexpected server error (details are logged, never returned)",
   unavailable: "A dependency is unavailable; see Retry-After",
@@ -350,6 +351,55 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
           description: "Any authenticated caller.",
           responses: { "200": { description: "Task types", content: jsonContent(taskTypeList) }, ...problems() },
         },
+      },
+      "/api/v1/commands": {
+        get: scoped("commands:execute", {
+          operationId: "listCommands",
+          summary: "The commands, with their input JSON Schemas and scopes",
+          responses: { "200": { description: "The command catalog", content: jsonContent(commandCatalog) }, ...problems("forbidden") },
+        }),
+      },
+      "/api/v1/commands/{name}": {
+        post: scoped("commands:execute", {
+          operationId: "executeCommand",
+          summary: "Run a command",
+          description:
+            "The body is the command's input (its schema is in GET /api/v1/commands). The command is validated (422 naming every failing field), checked against its own scope and policy (403 with the reason), decided against the aggregate's current state (422 naming the business rule it breaks, in `detail` and `rule`) and its events appended with the loaded version as the expected one. With `If-Match`, a stream at another version is a 409 whose `expected` and `actual` members give both versions. Nothing is appended when a command is rejected. The answer's `ETag` is the stream's new version, to send as the next command's If-Match; pass the last event's `position` as a query's `minPosition` to read your write.",
+          requestParams: { path: commandNameParams, header: commandHeaders },
+          requestBody: { required: true, content: jsonContent(z.unknown().meta({ description: "The command's input." })) },
+          responses: {
+            "200": {
+              description: "Decided and appended (or the first result again, for a repeated Idempotency-Key)",
+              headers: replayedHeader.extend({ etag: z.string().meta({ description: 'The stream\'s version after the command, as an ETag ("4")' }) }),
+              content: jsonContent(commandResult),
+            },
+            ...problems("bad_request", "forbidden", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/queries": {
+        get: scoped("queries:read", {
+          operationId: "listQueries",
+          summary: "The queries, with their parameters' JSON Schemas, scopes and projections",
+          responses: { "200": { description: "The query catalog", content: jsonContent(queryCatalog) }, ...problems("forbidden") },
+        }),
+      },
+      "/api/v1/queries/{name}": {
+        get: scoped("queries:read", {
+          operationId: "runQuery",
+          summary: "Ask a query of a read model",
+          description:
+            "The query string holds the query's parameters (see its schema in GET /api/v1/queries; a parameter it refuses is a 400 naming it) and, optionally, `minPosition`. The answer is the query's result as JSON; `X-Read-Model-Position` tells how far the projection had caught up with the log when it answered.",
+          requestParams: { path: queryNameParams, query: queryRequestParams },
+          responses: {
+            "200": {
+              description: "The query's result",
+              headers: z.object({ "x-read-model-position": z.string().meta({ description: "The log position the read model had applied when it answered." }) }),
+              content: jsonContent(z.unknown().meta({ description: "The query's result." })),
+            },
+            ...problems("bad_request", "forbidden", "not_found"),
+          },
+        }),
       },
       "/api/v1/openapi.json": {
         get: {

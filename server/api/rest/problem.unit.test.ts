@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { EngineError, NotFoundError, RuleViolationError, ValidationError, VersionConflictError } from "@/server/engine/core/errors";
-import { formatPath, parseQuery, readJsonBody } from "./http";
+import { commandHeaders } from "./cqrs-schemas";
+import { formatPath, parseHeaders, parseQuery, readJsonBody } from "./http";
 import { HttpProblem, problemFromError } from "./problem";
 
 const where = { method: "GET", path: "/api/v1/test" };
@@ -124,6 +125,36 @@ describe("parseQuery", () => {
       expect(problem.options.errors?.map((issue) => issue.path)).toEqual([path]);
       expect(problem.message).toContain(path);
     }
+  });
+});
+
+describe("parseHeaders (a command's headers)", () => {
+  const parse = (headers: Record<string, string>) => {
+    try {
+      return parseHeaders(commandHeaders, new Request("http://x/", { headers }));
+    } catch (error) {
+      return error as HttpProblem;
+    }
+  };
+
+  it("reads If-Match as a version, plain or as an ETag, and ignores headers it does not name", () => {
+    expect(parse({ "if-match": "3" })).toEqual({ "if-match": 3 });
+    expect(parse({ "If-Match": '"0"', "ce-correlationid": "conv-1", accept: "*/*" })).toEqual({ "if-match": 0, "ce-correlationid": "conv-1" });
+    expect(parse({})).toEqual({});
+  });
+
+  it("refuses any other If-Match (a wildcard, a weak or non-numeric ETag, a list) with 400 naming it", () => {
+    for (const value of ["*", 'W/"3"', '"abc"', "-1", "3, 4", '"3', "1.5", "9".repeat(16)]) {
+      const problem = parse({ "if-match": value }) as HttpProblem;
+      expect(problem.kind, value).toBe("bad_request");
+      expect(problem.options.errors).toEqual([{ path: "if-match", message: expect.stringContaining("If-Match") }]);
+    }
+  });
+
+  it("refuses a malformed Idempotency-Key with 400 naming it", () => {
+    const problem = parse({ "idempotency-key": "two words" }) as HttpProblem;
+    expect(problem.kind).toBe("bad_request");
+    expect(problem.options.errors?.map((issue) => issue.path)).toEqual(["idempotency-key"]);
   });
 });
 
