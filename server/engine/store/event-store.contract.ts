@@ -258,6 +258,33 @@ export function describeEventStoreContract(name: string, makeStore: () => Promis
         const replay = await store.append([], claim("f1"));
         expect(replay).toMatchObject({ status: "replayed", events: [{ id: fresh.id, position: 2 }, { id: old.id, position: 1 }] });
       });
+
+      it("lookupIdempotency: nothing for an unused key, or one whose append conflicted", async () => {
+        expect(await store.lookupIdempotency({ key: "events:alice:k1", fingerprint: "f1" })).toBeUndefined();
+        await store.append([to("a", 3, event("t"))], claim("f1"));
+        expect(await store.lookupIdempotency({ key: "events:alice:k1", fingerprint: "f1" })).toBeUndefined();
+      });
+
+      it("lookupIdempotency: the claimed append's events in its order, appending nothing", async () => {
+        const old = event("t");
+        await appended(to("a", "any", old));
+        const original = await store.append([to("b", "no_stream", event("u"), event("v")), to("a", 1, event("w"), old)], claim("f1"));
+        if (original.status !== "appended") throw new Error(`expected appended, got ${original.status}`);
+
+        const answer = await store.lookupIdempotency({ key: "events:alice:k1", fingerprint: "f1" });
+        expect(answer).toEqual({ status: "replayed", events: original.events.map(({ duplicate: _d, ...stored }) => stored) });
+        expect(answer?.status === "replayed" && answer.events.map((e) => e.position)).toEqual([2, 3, 4, 1]);
+        expect(await store.headPosition()).toBe(4);
+      });
+
+      it("lookupIdempotency: a mismatch for another fingerprint", async () => {
+        await store.append([to("a", "any", event("t"))], claim("f1"));
+        expect(await store.lookupIdempotency({ key: "events:alice:k1", fingerprint: "f2" })).toEqual({
+          status: "idempotency_mismatch",
+          key: "events:alice:k1",
+        });
+        expect(await store.headPosition()).toBe(1);
+      });
     });
 
     describe("readAll", () => {
