@@ -4,3 +4,4 @@ export * from "./transport";
 export * from "./tasks";
 export * from "./replays";
 export * from "./projections";
+export * from "./snapshots";
