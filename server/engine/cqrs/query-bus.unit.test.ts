@@ -80,7 +80,10 @@ async function setUp(options: { pollMs?: number } = {}) {
     { id: "n4", author: "secret", text: "hush" },
   ]);
   const bus = new QueryBus({ source: store, ...options });
-  for (const query of [getNote, byAuthor, adminNotes, unbuilt]) bus.register(query);
+  bus.register(getNote);
+  bus.register(byAuthor);
+  bus.register(adminNotes);
+  bus.register(unbuilt);
   return { bus, write };
 }
 
