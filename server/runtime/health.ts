@@ -1,4 +1,5 @@
 import type { EventDraft } from "@/server/engine/core/envelope";
+import type { ProjectionStatus } from "@/server/engine/cqrs/projection-runner-types";
 import type { Container } from "./container";
 import { logger } from "./logger";
 
@@ -23,10 +24,17 @@ const PING_SLOW_MS = 500;
 /** Async bus work waiting beyond this means handlers are not keeping up. */
 const BUS_BACKLOG_DEGRADED = 10_000;
 
+/** What probeHealth looks at; the transport and the projections are optional (unit tests leave them out). */
+export type HealthProbeTargets = Pick<Container, "store" | "bus"> & {
+  transport?: Pick<Container["transport"], "driver">;
+  cqrs?: { projections: { status(): Promise<ProjectionStatus[]> } };
+};
+
 /** Measures each component of this process now. Never throws: a failure is a component's status. */
-export async function probeHealth(container: Pick<Container, "store" | "bus"> & { transport?: Pick<Container["transport"], "driver"> }): Promise<HealthReport> {
+export async function probeHealth(container: HealthProbeTargets): Promise<HealthReport> {
   const components = [await probeDatabase(container), probeBus(container)];
   if (container.transport) components.push(await probeTransport(container.transport.driver));
+  if (container.cqrs) components.push(await probeProjections(container.cqrs.projections));
   const status = components.some((component) => component.status === "down")
     ? "unhealthy"
     : components.some((component) => component.status === "degraded")
@@ -74,6 +82,25 @@ function probeBus({ bus }: Pick<Container, "bus">): ComponentHealth {
   return backlog > BUS_BACKLOG_DEGRADED
     ? { name: "event-bus", status: "degraded", latencyMs: null, reason: `${backlog} handler runs queued` }
     : { name: "event-bus", status: "up", latencyMs: null };
+}
+
+/**
+ * A failing projection degrades the service (its queries answer ever staler data) but does not
+ * take it down: queries still answer, so /api/health stays 200. Only the process running the
+ * projection sees its failures; elsewhere the figures come from the database.
+ */
+async function probeProjections(projections: { status(): Promise<ProjectionStatus[]> }): Promise<ComponentHealth> {
+  let statuses: ProjectionStatus[];
+  try {
+    statuses = await projections.status();
+  } catch (error) {
+    logger.warn("health check failed", { component: "projections", error });
+    return { name: "projections", status: "degraded", latencyMs: null, reason: "their state could not be read" };
+  }
+  const failing = statuses.filter((projection) => projection.state === "failing").map((projection) => projection.name);
+  return failing.length > 0
+    ? { name: "projections", status: "degraded", latencyMs: null, reason: `failing: ${failing.join(", ")}` }
+    : { name: "projections", status: "up", latencyMs: null };
 }
 
 export const HEALTH_REPORT_INTERVAL_MS = 30_000;

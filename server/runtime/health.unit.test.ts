@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { EventBus } from "@/server/engine/bus";
 import { InMemoryEventStore } from "@/server/engine/store/memory-event-store";
+import type { ProjectionStatus } from "@/server/engine/cqrs/projection-runner-types";
 import { probeHealth } from "./health";
 
 describe("probeHealth", () => {
@@ -31,5 +32,30 @@ describe("probeHealth", () => {
     const report = await probeHealth({ store: new InMemoryEventStore(), bus });
     expect(report.status).toBe("degraded");
     expect(report.components[1]).toMatchObject({ name: "event-bus", status: "degraded" });
+  });
+
+  it("is degraded, naming them, when projections are failing, and up otherwise", async () => {
+    const base = { description: "", version: 1, generation: 1, position: 5, headPosition: 5, lag: 0, rebuild: null, eventsPerSecond: 0, lastError: null, runningHere: true };
+    const statuses: ProjectionStatus[] = [
+      { ...base, name: "exams", state: "live" },
+      { ...base, name: "exam_sheets", state: "failing", lastError: { message: "relation rm_exam_sheets__g1 does not exist", at: new Date().toISOString() } },
+      { ...base, name: "grading_stats", state: "catching_up" },
+    ];
+    const probe = (status: () => Promise<ProjectionStatus[]>) => probeHealth({ store: new InMemoryEventStore(), bus: new EventBus(), cqrs: { projections: { status } } });
+
+    const failing = await probe(async () => statuses);
+    expect(failing.status).toBe("degraded");
+    expect(failing.components[2]).toEqual({ name: "projections", status: "degraded", latencyMs: null, reason: "failing: exam_sheets" });
+    // The error text stays in the status API (authenticated) and the log, not in a health reason.
+    expect(JSON.stringify(failing)).not.toContain("rm_exam_sheets");
+
+    const healthy = await probe(async () => statuses.filter((projection) => projection.state !== "failing"));
+    expect(healthy.status).toBe("healthy");
+    expect(healthy.components[2]).toEqual({ name: "projections", status: "up", latencyMs: null });
+
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const unreadable = await probe(() => Promise.reject(new Error("connection lost")));
+    expect(unreadable.components[2]).toMatchObject({ name: "projections", status: "degraded" });
+    vi.restoreAllMocks();
   });
 });
