@@ -39,6 +39,13 @@ export const envSchema = z
     TASK_WORKERS: z.coerce.number().int().min(1).max(256).default(8).describe("Task queue worker pool size: task attempts run at once per process"),
     MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     SSE_HEARTBEAT_SECONDS: z.coerce.number().positive().max(60).default(15),
+    QUERY_WAIT_MS: z.coerce
+      .number({ error: "must be a number of milliseconds" })
+      .int("must be a whole number of milliseconds")
+      .min(0, "must be 0 (do not wait) or more")
+      .max(60_000, "must be at most 60000 (a request should not hang longer)")
+      .default(5_000)
+      .describe("Longest a query waits for its read model to reach minPosition before answering 503"),
     LOG_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })

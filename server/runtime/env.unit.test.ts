@@ -41,6 +41,14 @@ describe("loadEnv", () => {
     expect(text).not.toMatch(/"pw"/);
   });
 
+  it("bounds QUERY_WAIT_MS, saying how", () => {
+    expect(loadEnv({}).QUERY_WAIT_MS).toBe(5_000);
+    expect(loadEnv({ QUERY_WAIT_MS: "0" }).QUERY_WAIT_MS).toBe(0);
+    expect(problemsOf({ QUERY_WAIT_MS: "-1" })).toEqual(['QUERY_WAIT_MS: must be 0 (do not wait) or more (got "-1")']);
+    expect(problemsOf({ QUERY_WAIT_MS: "90000" })[0]).toContain("at most 60000");
+    expect(problemsOf({ QUERY_WAIT_MS: "soon" })[0]).toMatch(/^QUERY_WAIT_MS: must be a number/);
+  });
+
   it("requires ADMIN_EMAIL and ADMIN_PASSWORD together", () => {
     expect(problemsOf({ ADMIN_EMAIL: "admin@example.com" })).toEqual(["ADMIN_PASSWORD: ADMIN_EMAIL and ADMIN_PASSWORD must be set together"]);
   });
