@@ -16,7 +16,7 @@ import type {
   StreamAppend,
 } from "@/server/engine/store/event-store";
 import type { Database, EventloomDb } from "./database";
-import { checkpoints, events, logHead, streams } from "./schema";
+import { checkpoints, events, idempotencyKeys, logHead, streams } from "./schema";
 
 /** The NOTIFY channel of the append function (drizzle/0001_append_function.sql). */
 const APPENDED_CHANNEL = "eventloom_appended";
@@ -125,6 +125,20 @@ export class PostgresEventStore implements EventStore {
         return { status: "appended", events: stored };
       }
     }
+  }
+
+  async lookupIdempotency(claim: IdempotencyClaim): Promise<Extract<AppendOutcome, { status: "replayed" | "idempotency_mismatch" }> | undefined> {
+    const [prior] = await this.#db
+      .select({ fingerprint: idempotencyKeys.fingerprint, eventIds: idempotencyKeys.eventIds })
+      .from(idempotencyKeys)
+      .where(eq(idempotencyKeys.key, claim.key));
+    if (!prior) return undefined;
+    if (prior.fingerprint !== claim.fingerprint) return { status: "idempotency_mismatch", key: claim.key };
+    const rows = await this.database.rows<EventRow>(
+      sql`select ${EVENT_ROW} from ${events} where ${inArray(events.id, prior.eventIds)}`,
+    );
+    const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
+    return { status: "replayed", events: prior.eventIds.flatMap((id) => byId.get(id) ?? []) };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
