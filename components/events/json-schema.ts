@@ -18,7 +18,7 @@ function isObject(value: unknown): value is SchemaObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function resolveRef(ref: string, root: SchemaObject): JsonSchema | undefined {
+export function resolveRef(ref: string, root: SchemaObject): JsonSchema | undefined {
   if (!ref.startsWith("#")) return undefined;
   let node: unknown = root;
   for (const raw of ref.slice(1).split("/").filter(Boolean)) {
@@ -169,7 +169,7 @@ function pointerToPath(pointer: string): string {
     .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), "");
 }
 
-function describe(error: ErrorObject): Issue {
+function describe(error: ErrorObject, root: string): Issue {
   let path = pointerToPath(error.instancePath);
   let message = error.message ?? "is invalid";
   const params = error.params as Record<string, unknown>;
@@ -184,11 +184,18 @@ function describe(error: ErrorObject): Issue {
   } else if (error.keyword === "enum" && Array.isArray(params.allowedValues)) {
     message = `must be one of ${params.allowedValues.map((value) => JSON.stringify(value)).join(", ")}`;
   }
-  return { path: path ? `data.${path}` : "data", message };
+  return { path: root && path ? `${root}.${path}` : path || root, message };
 }
 
-/** Validates `data` against `schema`; issue paths start at `data` like the server's. */
-export function validateAgainstSchema(schema: JsonSchema, data: unknown): { ok: true } | { ok: false; issues: Issue[] } | { ok: "unchecked"; reason: string } {
+/**
+ * Validates `data` against `schema`; issue paths start at `root` like the server's (an event's
+ * `data.title`; a command input's plain `title` with root "").
+ */
+export function validateAgainstSchema(
+  schema: JsonSchema,
+  data: unknown,
+  root = "data",
+): { ok: true } | { ok: false; issues: Issue[] } | { ok: "unchecked"; reason: string } {
   const validate = validatorFor(schema);
   if (validate instanceof Error) return { ok: "unchecked", reason: validate.message };
   if (validate(data)) return { ok: true };
@@ -199,7 +206,7 @@ export function validateAgainstSchema(schema: JsonSchema, data: unknown): { ok: 
   const formatPaths = new Set(errors.filter((error) => error.keyword === "format").map((error) => error.instancePath));
   for (const error of errors) {
     if (error.keyword === "pattern" && formatPaths.has(error.instancePath)) continue;
-    const issue = describe(error);
+    const issue = describe(error, root);
     const id = `${issue.path}\u0000${issue.message}`;
     if (!seen.has(id)) {
       seen.add(id);
@@ -209,13 +216,20 @@ export function validateAgainstSchema(schema: JsonSchema, data: unknown): { ok: 
   return { ok: false, issues };
 }
 
-/** `data.items[0].score` (or `/items/0/score`, `items.0.score`) as path segments under `data`. */
-export function pathSegments(path: string): string[] {
-  let normalized = path.trim();
+/**
+ * `data.items[0].score` (or `/items/0/score`, `items.0.score`, `data["odd key"]`) as path segments
+ * under `root` (dropped when the path starts with it).
+ */
+export function pathSegments(path: string, root = "data"): string[] {
+  const normalized = path.trim();
   if (normalized.startsWith("/")) return normalized.split("/").slice(1).map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"));
-  normalized = normalized.replace(/\[(\d+)\]/g, ".$1").replace(/^\$\.?/, "");
-  const segments = normalized.split(".").filter(Boolean);
-  if (segments[0] === "data") segments.shift();
+  const segments: string[] = [];
+  for (const match of normalized.replace(/^\$\.?/, "").matchAll(/\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|([^.[\]]+)/g)) {
+    if (match[1] !== undefined) segments.push(match[1]);
+    else if (match[2] !== undefined) segments.push(JSON.parse(match[2]) as string);
+    else if (match[3] !== undefined) segments.push(match[3]);
+  }
+  if (root && segments[0] === root) segments.shift();
   return segments;
 }
 
@@ -301,8 +315,8 @@ export function lineIndex(text: string): Map<string, number> {
 }
 
 /** The editor line of an issue: its own value, else the nearest parent that exists (missing fields). */
-export function lineOfPath(index: Map<string, number>, path: string): number | undefined {
-  const segments = pathSegments(path);
+export function lineOfPath(index: Map<string, number>, path: string, root = "data"): number | undefined {
+  const segments = pathSegments(path, root);
   for (let length = segments.length; length >= 0; length--) {
     const line = index.get(segments.slice(0, length).join("/"));
     if (line !== undefined) return line;
