@@ -4,7 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { ArchiveX, History, Layers, Radio } from "lucide-react";
 import Link from "next/link";
-import { useCallback, useState, type ReactNode } from "react";
+import { useCallback, useState } from "react";
 import { useTRPC, type RouterOutputs } from "../trpc";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
@@ -12,6 +12,7 @@ import { Card } from "../ui/card";
 import { cn } from "../ui/cn";
 import { EmptyState } from "../ui/empty-state";
 import { ErrorState } from "../ui/error-state";
+import { formatRate, LiveStatus, Stat } from "../ui/live-figures";
 import { PageHeader } from "../ui/page-header";
 import { RefreshControl, useRefreshInterval } from "../ui/refresh-control";
 import { Skeleton } from "../ui/spinner";
@@ -28,12 +29,6 @@ const ALLOWED_INTERVALS = [0, ...INTERVALS];
 
 const transportTone = { postgres: "primary", redis: "danger", kafka: "neutral", rabbitmq: "warning", memory: "neutral" } as const;
 
-function formatRate(rate: number): string {
-  if (rate === 0) return "0";
-  if (rate < 10) return rate.toFixed(1);
-  return Math.round(rate).toLocaleString();
-}
-
 function Figure({ value, tone, testId }: { value: number; tone?: "warning" | "danger"; testId?: string }) {
   return (
     <span
@@ -46,37 +41,6 @@ function Figure({ value, tone, testId }: { value: number; tone?: "warning" | "da
       )}
     >
       {value.toLocaleString()}
-    </span>
-  );
-}
-
-function Stat({ label, value, hint }: { label: string; value: ReactNode; hint?: ReactNode }) {
-  return (
-    <Card className="px-4 py-3.5">
-      <p className="text-xs font-medium tracking-wide text-muted-foreground uppercase">{label}</p>
-      <p className="mt-1 text-xl font-semibold tracking-tight tabular-nums">{value}</p>
-      {hint ? <p className="mt-0.5 truncate text-xs text-muted-foreground">{hint}</p> : null}
-    </Card>
-  );
-}
-
-function LiveStatus({ paused, status, at }: { paused: boolean; status: string; at: number | undefined }) {
-  const state = paused ? "paused" : status === "error" ? "error" : status === "pending" ? "live" : "connecting";
-  const text = { paused: "Paused", error: "Reconnecting…", live: "Live", connecting: "Connecting…" }[state];
-  return (
-    <span className="inline-flex items-center gap-2 text-xs text-muted-foreground" data-testid="queues-status" data-status={state}>
-      <span
-        className={cn(
-          "size-2 rounded-full",
-          state === "live" && "animate-pulse bg-emerald-500",
-          state === "paused" && "bg-muted-foreground/50",
-          state === "error" && "bg-danger",
-          state === "connecting" && "bg-amber-500",
-        )}
-        aria-hidden
-      />
-      {text}
-      {at ? <span className="tabular-nums">· updated {new Date(at).toLocaleTimeString(undefined, { hour12: false })}</span> : null}
     </span>
   );
 }
@@ -235,7 +199,7 @@ export function QueuesPage() {
       ) : null}
 
       <div className="mb-2 flex items-center justify-between gap-3 px-1">
-        <LiveStatus paused={paused} status={live.status} at={snapshot?.at} />
+        <LiveStatus paused={paused} status={live.status} at={snapshot?.at} testId="queues-status" />
         <span className="text-xs text-muted-foreground">Depth and lag come from the broker; processed and rate from this process.</span>
       </div>
       <Card className="overflow-hidden" data-testid="queues-table">
