@@ -190,7 +190,9 @@ export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
           sheet.stage = "grading_started";
           const manual = chance(0.1);
           sheet.graderId = manual ? pick(TEACHERS) : pick(AUTO_GRADERS);
-          return sheetDraft(exam, sheet, "grading.started", { ...ref, graderId: sheet.graderId, method: manual ? "manual" : "auto" });
+          return sheetDraft(exam, sheet, "grading.started", {
+            ...ref, graderId: sheet.graderId, method: manual ? "manual" : "auto", questionCount: exam.questionCount, maxScore: exam.totalScore,
+          });
         };
       case "grading_started":
         return () => {

@@ -3,8 +3,12 @@ import type { CodeEventTypeDefinition, EventTypeRegistry } from "@/server/engine
 
 /**
  * Event types of the demo domain: the exam-grading pipeline. An exam is created, answer sheets
- * arrive in batches, each sheet is read by OCR and then graded, and a teacher sometimes reviews
- * the grade. Ids are UUIDs; people (students, graders, reviewers) are opaque string ids.
+ * are submitted in batches, each sheet is read by OCR and then graded, a teacher sometimes reviews
+ * the grade, and the exam's results are published; people are notified along the way. Ids are
+ * UUIDs; people (students, graders, reviewers, principals) are opaque string ids.
+ *
+ * The exam and answer-sheet deciders (exam.ts, answer-sheet.ts) decide these events; `batch.*`
+ * and `system.health_check` are published directly (the health reporter, or clients).
  */
 
 const uuid = z.uuid();
@@ -63,7 +67,15 @@ export const ocrCompletedSchema = z.object({
 
 export const ocrFailedSchema = z.object({ ...sheetRef, reason, retryable: z.boolean(), durationMs });
 
-export const gradingStartedSchema = z.object({ ...sheetRef, graderId: personId, method: z.enum(["auto", "manual"]) });
+export const gradingStartedV1Schema = z.object({ ...sheetRef, graderId: personId, method: z.enum(["auto", "manual"]) });
+
+/** Version 2 carries what grading the sheet needs, so the task that grades it can start from the event alone. */
+export const gradingStartedSchema = gradingStartedV1Schema.extend({
+  /** The exam's question count when the sheet was submitted; null for events recorded before version 2. */
+  questionCount: z.number().int().positive().max(500).nullable(),
+  /** The sheet's maximum score; null for events recorded before version 2. */
+  maxScore: z.number().positive().nullable(),
+});
 
 export const gradingCompletedSchema = z
   .object({ ...sheetRef, graderId: personId, score, maxScore: z.number().positive(), durationMs })
@@ -74,6 +86,30 @@ export const gradingFailedSchema = z.object({ ...sheetRef, graderId: personId, r
 export const gradingReviewedSchema = z
   .object({ ...sheetRef, reviewerId: personId, previousScore: score, score, maxScore: z.number().positive(), reason })
   .refine((data) => data.score <= data.maxScore, { message: "must not exceed maxScore", path: ["score"] });
+
+export const sheetSubmittedSchema = z.object({
+  ...sheetRef,
+  batchId: uuid,
+  pageCount: z.number().int().positive().max(100),
+  /** The exam's question count and total score at submission: the sheet is graded against them. */
+  questionCount: z.number().int().positive().max(500),
+  maxScore: z.number().positive(),
+  /** The exam's creator (who owns the sheet), and who handed the sheet in. */
+  examCreatedBy: personId,
+  submittedBy: personId,
+});
+
+export const examResultsPublishedSchema = z.object({ examId: uuid, publishedBy: personId });
+
+export const notificationTemplates = ["sheet_graded", "score_changed", "score_confirmed", "sheet_unreadable", "results_published"] as const;
+
+export const notificationSentSchema = z.object({
+  /** A person id, or `exam:<examId>:students` for everyone who sat an exam. */
+  recipient: z.string().min(1).max(128),
+  channel: z.enum(["email", "in_app"]),
+  template: z.enum(notificationTemplates),
+  about: z.object({ examId: uuid, sheetId: uuid.nullable() }),
+});
 
 export const batchStartedSchema = z.object({ batchId: uuid, examId: uuid, sheetCount: z.number().int().positive().max(1000) });
 
@@ -105,6 +141,8 @@ export interface DomainEventData {
   "exam.created": z.infer<typeof examCreatedSchema>;
   "exam.updated": z.infer<typeof examUpdatedSchema>;
   "exam.deleted": z.infer<typeof examDeletedSchema>;
+  "exam.results_published": z.infer<typeof examResultsPublishedSchema>;
+  "sheet.submitted": z.infer<typeof sheetSubmittedSchema>;
   "ocr.started": z.infer<typeof ocrStartedSchema>;
   "ocr.completed": z.infer<typeof ocrCompletedSchema>;
   "ocr.failed": z.infer<typeof ocrFailedSchema>;
@@ -115,10 +153,15 @@ export interface DomainEventData {
   "batch.started": z.infer<typeof batchStartedSchema>;
   "batch.completed": z.infer<typeof batchCompletedSchema>;
   "system.health_check": z.infer<typeof systemHealthCheckSchema>;
+  "notification.sent": z.infer<typeof notificationSentSchema>;
 }
 
 export type DomainEventType = keyof DomainEventData;
 export type ExamCreatedV1 = z.infer<typeof examCreatedV1Schema>;
+export type GradingStartedV1 = z.infer<typeof gradingStartedV1Schema>;
+
+/** A domain event as deciders decide it: its type and its data at the type's latest version. */
+export type DomainEvent<T extends DomainEventType = DomainEventType> = { [K in T]: { type: K; data: DomainEventData[K] } }[T];
 
 /** In definition order; a type's versions ascend, as the registry requires. */
 const definitions: ReadonlyArray<CodeEventTypeDefinition & { type: DomainEventType }> = [
@@ -132,16 +175,26 @@ const definitions: ReadonlyArray<CodeEventTypeDefinition & { type: DomainEventTy
   },
   { type: "exam.updated", version: 1, description: "Some fields of an exam changed; `changes` holds the new values.", schema: examUpdatedSchema },
   { type: "exam.deleted", version: 1, description: "An exam was withdrawn.", schema: examDeletedSchema },
+  { type: "exam.results_published", version: 1, description: "An exam's results were published; it accepts no more sheets.", schema: examResultsPublishedSchema },
+  { type: "sheet.submitted", version: 1, description: "A scanned answer sheet was handed in for an exam.", schema: sheetSubmittedSchema },
   { type: "ocr.started", version: 1, description: "OCR began reading a scanned answer sheet.", schema: ocrStartedSchema },
   { type: "ocr.completed", version: 1, description: "OCR read an answer sheet; confidence is the mean over its pages.", schema: ocrCompletedSchema },
   { type: "ocr.failed", version: 1, description: "OCR could not read an answer sheet.", schema: ocrFailedSchema },
-  { type: "grading.started", version: 1, description: "A grader (automatic or a person) began grading a sheet.", schema: gradingStartedSchema },
+  { type: "grading.started", version: 1, description: "A grader (automatic or a person) began grading a sheet.", schema: gradingStartedV1Schema },
+  {
+    type: "grading.started",
+    version: 2,
+    description: "A grader (automatic or a person) began grading a sheet, with the question count and maximum score it grades against (null before version 2).",
+    schema: gradingStartedSchema,
+    upcasters: [{ fromVersion: 1, upcast: (data) => ({ ...(data as GradingStartedV1), questionCount: null, maxScore: null }) }],
+  },
   { type: "grading.completed", version: 1, description: "A sheet received its score.", schema: gradingCompletedSchema },
   { type: "grading.failed", version: 1, description: "Grading of a sheet failed.", schema: gradingFailedSchema },
   { type: "grading.reviewed", version: 1, description: "A reviewer changed or confirmed a sheet's score.", schema: gradingReviewedSchema },
   { type: "batch.started", version: 1, description: "A batch of answer sheets entered the pipeline.", schema: batchStartedSchema },
   { type: "batch.completed", version: 1, description: "Every sheet of a batch was graded or failed.", schema: batchCompletedSchema },
   { type: "system.health_check", version: 1, description: "Periodic status of the pipeline's components.", schema: systemHealthCheckSchema },
+  { type: "notification.sent", version: 1, description: "A person was told about something that happened to an exam or a sheet.", schema: notificationSentSchema },
 ];
 
 /** The version new events of each type are written with. */

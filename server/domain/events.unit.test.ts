@@ -23,6 +23,7 @@ describe("domain event types", () => {
       expect(type.version).toBe(domainSchemaVersions[type.type as keyof typeof domainSchemaVersions]);
     }
     expect(domainSchemaVersions["exam.created"]).toBe(2);
+    expect(domainSchemaVersions["grading.started"]).toBe(2);
   });
 
   it("reads a version 1 exam.created as version 2 with an unknown duration", () => {
@@ -35,6 +36,17 @@ describe("domain event types", () => {
     expect(upcast.schemaversion).toBe(2);
     expect(upcast.data).toEqual({ ...v1, durationMinutes: null });
     expect(registry.validate("exam.created", upcast.data).ok).toBe(true);
+  });
+
+  it("reads a version 1 grading.started as version 2 without a question count or maximum score", () => {
+    const registry = domainRegistry();
+    const v1 = { sheetId, examId, studentId: "stu-10001", graderId: "grader-auto-1", method: "auto" };
+    expect(registry.validate("grading.started", v1, 1).ok).toBe(true);
+    expect(registry.validate("grading.started", v1).ok).toBe(false);
+
+    const upcast = registry.upcast(buildEnvelope({ type: "grading.started", data: v1, schemaversion: 1 }));
+    expect(upcast).toMatchObject({ schemaversion: 2, data: { ...v1, questionCount: null, maxScore: null } });
+    expect(registry.validate("grading.started", upcast.data).ok).toBe(true);
   });
 
   it("enforces cross-field rules with paths callers can show", () => {

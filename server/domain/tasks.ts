@@ -31,6 +31,24 @@ export const gradingExecutionInput = z.object({
   method: z.enum(["auto", "manual"]).default("auto"),
 });
 
+/** What the two sheet tasks return; the domain's reactions record it on the sheet (reactions.ts). */
+export const ocrProcessingResult = z.object({
+  sheetId: uuid,
+  pageCount: z.number().int().positive(),
+  engine: z.string(),
+  confidence: z.number().min(0).max(1),
+  answersDetected: z.number().int().nonnegative(),
+  durationMs: z.number().int().nonnegative(),
+});
+
+export const gradingExecutionResult = z.object({
+  sheetId: uuid,
+  score: z.number().nonnegative(),
+  maxScore: z.number().positive(),
+  questionsGraded: z.number().int().positive(),
+  method: z.enum(["auto", "manual"]),
+});
+
 export const batchProcessingInput = z.object({
   batchId: uuid,
   examId: uuid,
@@ -133,7 +151,7 @@ export function demoTaskTypes(options: DemoTaskOptions = {}): Array<TaskTypeDefi
         confidence: round(between(0.82, 0.99), 3),
         answersDetected: Math.max(1, Math.round(input.pageCount * between(4, 8))),
         durationMs: Date.now() - started,
-      };
+      } satisfies z.infer<typeof ocrProcessingResult>;
     },
   });
 
@@ -151,7 +169,9 @@ export function demoTaskTypes(options: DemoTaskOptions = {}): Array<TaskTypeDefi
         permanent: `answer key missing for question ${Math.ceil(input.questionCount / 2)}`,
       });
       const score = round(input.maxScore * between(0.35, 1));
-      return { sheetId: input.sheetId, score, maxScore: input.maxScore, questionsGraded: input.questionCount, method: input.method };
+      return {
+        sheetId: input.sheetId, score, maxScore: input.maxScore, questionsGraded: input.questionCount, method: input.method,
+      } satisfies z.infer<typeof gradingExecutionResult>;
     },
   });
 
