@@ -1,5 +1,6 @@
 import { isEngineError, type EngineError, type ErrorCode, type FieldIssue } from "@/server/engine/core/errors";
 import { logger } from "@/server/runtime/logger";
+import { commandRejectionOf } from "../rejection";
 
 /**
  * RFC 9457 problem details: the one shape every REST error takes. Engine error codes are mapped to
@@ -120,17 +121,12 @@ export function problemFromError(error: unknown, context: { method: string; path
   return problemResponse("internal", "The server could not complete the request. It has been logged.");
 }
 
-/**
- * RuleViolationError and VersionConflictError are told apart by their members, not `instanceof`:
- * Next.js bundles may hold several copies of the classes (core/errors.ts).
- */
 function describeEngineError(error: EngineError): { detail: string; extensions?: ProblemExtensions } {
-  if ("rule" in error && typeof error.rule === "string") {
-    return { detail: `Rejected by the business rule ${error.rule}: ${error.message}`, extensions: { rule: error.rule } };
+  const rejection = commandRejectionOf(error);
+  if (rejection?.kind === "rule") {
+    return { detail: `Rejected by the business rule ${rejection.rule}: ${error.message}`, extensions: { rule: rejection.rule } };
   }
-  if ("actual" in error && typeof error.actual === "number" && "expected" in error && (typeof error.expected === "number" || typeof error.expected === "string")) {
-    return { detail: error.message, extensions: { expected: error.expected, actual: error.actual } };
-  }
+  if (rejection?.kind === "conflict") return { detail: error.message, extensions: { expected: rejection.expected, actual: rejection.actual } };
   return { detail: error.message };
 }
 

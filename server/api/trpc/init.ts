@@ -5,6 +5,7 @@ import { ZodError } from "zod";
 import { isEngineError, type ErrorCode, type FieldIssue } from "@/server/engine/core/errors";
 import { hasScope, type Principal, type Scope } from "@/server/engine/core/principal";
 import { getContainer, type Container } from "@/server/runtime/container";
+import { commandRejectionOf, type CommandRejection } from "../rejection";
 
 /**
  * tRPC for the dashboard: the same engine as REST v1, reached with the session cookie (or an API
@@ -56,10 +57,13 @@ const t = initTRPC.context<TRPCContext>().create({
     const cause = error.cause;
     let issues: FieldIssue[] | undefined;
     let engineCode: ErrorCode | undefined;
+    let rejection: CommandRejection | undefined;
     let { code, data, message } = shape;
     if (isEngineError(cause)) {
       engineCode = cause.code;
       issues = cause.issues.length > 0 ? cause.issues : undefined;
+      // The broken rule, or a conflict's versions, for the Commands console to show in place.
+      rejection = commandRejectionOf(cause);
       // Errors raised before the procedure's own middleware (context creation) arrive as
       // INTERNAL_SERVER_ERROR: map them here too, so every path answers with the right status.
       const mapped = trpcCodeOf(cause.code);
@@ -79,7 +83,7 @@ const t = initTRPC.context<TRPCContext>().create({
     return {
       code,
       message,
-      data: { ...safeData, ...(engineCode !== undefined ? { engineCode } : {}), ...(issues !== undefined ? { issues } : {}) },
+      data: { ...safeData, ...(engineCode !== undefined ? { engineCode } : {}), ...(issues !== undefined ? { issues } : {}), ...(rejection !== undefined ? { rejection } : {}) },
     };
   },
 });
