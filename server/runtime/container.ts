@@ -1,4 +1,7 @@
 import { EventBus } from "@/server/engine/bus";
+import { CommandBus } from "@/server/engine/cqrs/command-bus";
+import { ProjectionRunner } from "@/server/engine/cqrs/projection-runner";
+import { QueryBus } from "@/server/engine/cqrs/query-bus";
 import { EventTypeRegistry } from "@/server/engine/core/registry";
 import { LogTail } from "@/server/engine/store/log-tail";
 import { EventPublisher } from "@/server/engine/store/publisher";
@@ -11,12 +14,15 @@ import { PostgresAdvisoryLease } from "@/server/adapters/postgres/advisory-lease
 import { PostgresDeadLetterStore } from "@/server/adapters/postgres/transport/postgres-dead-letter-store";
 import { PostgresInbox } from "@/server/adapters/postgres/transport/postgres-inbox";
 import { PostgresReplayStore } from "@/server/adapters/postgres/postgres-replay-store";
+import { PostgresReadModelStore } from "@/server/adapters/postgres/read-models";
+import { PostgresSnapshotStore } from "@/server/adapters/postgres/snapshot-store";
 import type { DeadLetterStore, Inbox } from "@/server/engine/transport/dead-letters";
 import type { TransportDriver } from "@/server/engine/transport/driver";
 import { InMemoryLease, type Lease } from "@/server/engine/transport/lease";
 import { registerDomainEventTypes } from "@/server/domain/events";
 import { registerTaskEventTypes } from "@/server/engine/tasks/events";
 import type { TaskQueue } from "@/server/engine/tasks/task-queue";
+import { defaultConsumerName } from "@/server/engine/transport/subscriber";
 import { DeadLetterActions } from "./dead-letters";
 import { diagnosticsSubscription, registerDiagnosticsEventTypes } from "./diagnostics";
 import { ReplayService } from "./replays";
@@ -45,7 +51,15 @@ export interface Container {
   transport: TransportServices;
   /** The priority task queue (submit, status); its worker pool starts with the transport workers. */
   tasks: TaskQueue;
+  cqrs: CqrsServices;
   close(): Promise<void>;
+}
+
+/** Commands in, read models out. The projection runner starts with the engine workers (boot.ts). */
+export interface CqrsServices {
+  commands: CommandBus;
+  queries: QueryBus;
+  projections: ProjectionRunner;
 }
 
 /** The broker side: the driver BUS_TRANSPORT names, and what every subscription shares. */
@@ -102,6 +116,7 @@ export async function createContainer(env: Env): Promise<Container> {
     replays: new ReplayService({ store, driver, topic: env.TRANSPORT_TOPIC, replays: new PostgresReplayStore(database), subscriptions }),
   };
   const tasks = createTaskQueue({ env, database, publisher, transport });
+  const cqrs = createCqrs({ env, database, registry, store, bus, lease: transport.lease });
 
   return {
     env,
@@ -115,8 +130,10 @@ export async function createContainer(env: Env): Promise<Container> {
     authServices,
     transport,
     tasks,
+    cqrs,
     async close() {
       tail.close();
+      await cqrs.projections.stop();
       await transport.replays.close();
       await transport.deadLetterActions.close();
       await tasks.stop();
@@ -128,6 +145,51 @@ export async function createContainer(env: Env): Promise<Container> {
       await database.close();
     },
   };
+}
+
+/**
+ * The command bus appends straight to the store (not through the group commit: every command
+ * append carries an expected version) and hands committed events to the in-process bus, as the
+ * publisher does. The projection runner shares the outbox relay's lease: one Postgres session (or
+ * the in-process lease on PGlite) holds a lock per name.
+ */
+function createCqrs({
+  env,
+  database,
+  registry,
+  store,
+  bus,
+  lease,
+}: {
+  env: Env;
+  database: Database;
+  registry: EventTypeRegistry;
+  store: EventStore;
+  bus: EventBus;
+  lease: Lease;
+}): CqrsServices {
+  const readModels = new PostgresReadModelStore(database, {});
+  const commands = new CommandBus({
+    store,
+    validator: registry,
+    sink: bus,
+    snapshots: new PostgresSnapshotStore(database),
+    onHandlerError: ({ subscription, error }) => logger.error("sync handler failed", { subscription, error }),
+    onSnapshotError: (error, snapshot) => logger.warn("snapshot not saved", { ...snapshot, error }),
+  });
+  const queries = new QueryBus({ source: readModels });
+  const projections = new ProjectionRunner({
+    store,
+    readModels,
+    lease,
+    owner: defaultConsumerName(),
+    projections: [],
+    upcast: (event) => registry.upcast(event),
+    // The same cadence as the log tail: how soon appends made by other processes are noticed.
+    pollIntervalMs: env.LOG_POLL_INTERVAL_MS,
+    onError: (error, { projection, attempt }) => logger.warn("projection batch failed, retrying", { projection, attempt, error }),
+  });
+  return { commands, queries, projections };
 }
 
 // Next.js loads instrumentation and every route handler as separate bundles in one process; the

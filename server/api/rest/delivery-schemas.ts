@@ -151,6 +151,29 @@ export const replayResource = z
 
 export const replayList = z.object({ items: z.array(replayResource) }).meta({ id: "ReplayList" });
 
+export const projectionResource = z
+  .object({
+    name: z.string().meta({ example: "exams" }),
+    state: z.enum(["catching_up", "live", "rebuilding", "stopped", "failing"]).meta({
+      description:
+        "live (within a batch of the head), catching_up, rebuilding (a new generation is being filled; the active one keeps answering), failing (its batches fail and are retried; seen by the process running it), stopped (never started).",
+    }),
+    generation: z.int().min(1).nullable().meta({ description: "The generation queries read, or null before the projection first ran." }),
+    position: z.int().min(0).meta({ description: "The log position the active generation has applied (queries' X-Read-Model-Position)." }),
+    headPosition: z.int().min(0).meta({ description: "The head of the log when measured." }),
+    lag: z.int().min(0).meta({ description: "headPosition - position: events not applied yet." }),
+    rebuild: z
+      .object({
+        generation: z.int().min(1),
+        position: z.int().min(0),
+        progress: z.number().min(0).max(1).meta({ description: "position / headPosition" }),
+        startedAt: z.string().meta({ format: "date-time" }),
+      })
+      .nullable()
+      .meta({ description: "A blue/green rebuild under way, or null." }),
+  })
+  .meta({ id: "ProjectionStatus" });
+
 export const statusResponse = z
   .object({
     status: z.enum(["healthy", "degraded", "unhealthy"]),
@@ -163,6 +186,7 @@ export const statusResponse = z
       }),
     ),
     subscriptions: z.array(subscriptionResource),
+    projections: z.array(projectionResource),
     throughput: z.object({
       eventsPerSecond: z.number().meta({ description: "Events appended per second over the last minute (by event time, from the log)." }),
       headPosition: z.int().meta({ description: "Highest committed position." }),

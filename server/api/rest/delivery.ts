@@ -1,3 +1,4 @@
+import type { ProjectionStatus } from "@/server/engine/cqrs/projection-runner-types";
 import type { Replay } from "@/server/engine/transport/replay";
 import type { SubscriptionFigures } from "@/server/runtime/subscriptions";
 import { toDeadLetterView, type DeadLetterView } from "@/server/runtime/dead-letters";
@@ -10,7 +11,7 @@ import { createReplayBody, listDeadLettersQuery, listReplaysQuery, redriveMatchi
 
 /**
  * REST v1 delivery: subscriptions and their figures, dead letters (list, redrive, delete),
- * replays of the log to a subscription, and the status overview.
+ * replays of the log to a subscription, and the status overview (with the projections' lag).
  */
 
 const JSON_TYPE = ["application/json"] as const;
@@ -32,6 +33,18 @@ function subscriptionResource(figures: SubscriptionFigures) {
 export async function listSubscriptions(context: RestContext<unknown>): Promise<Response> {
   const figures = await context.container.transport.subscriptions.figures();
   return json({ items: figures.map(subscriptionResource) });
+}
+
+function projectionResource(status: ProjectionStatus) {
+  return {
+    name: status.name,
+    state: status.state,
+    generation: status.generation,
+    position: status.position,
+    headPosition: status.headPosition,
+    lag: status.lag,
+    rebuild: status.rebuild,
+  };
 }
 
 function deadLetterResource(view: DeadLetterView) {
@@ -155,11 +168,17 @@ export function eventsPerSecondOfLastMinute(perMinute: ReadonlyArray<{ count: nu
 export async function status(context: RestContext<unknown>): Promise<Response> {
   const { container } = context;
   const now = Date.now();
-  const [health, figures, stats] = await Promise.all([probeHealth(container), container.transport.subscriptions.figures(), overviewStats(container.store, now)]);
+  const [health, figures, projections, stats] = await Promise.all([
+    probeHealth(container),
+    container.transport.subscriptions.figures(),
+    container.cqrs.projections.status(),
+    overviewStats(container.store, now),
+  ]);
   return json({
     status: health.status,
     components: health.components,
     subscriptions: figures.map(subscriptionResource),
+    projections: projections.map(projectionResource),
     throughput: { eventsPerSecond: eventsPerSecondOfLastMinute(stats.perMinute, now), headPosition: stats.headPosition },
   });
 }

@@ -601,6 +601,7 @@ describe("dependency failures", () => {
           database: { status: "down", latencyMs: expect.any(Number), reason: "unreachable" },
           "event-bus": { status: "up", latencyMs: null },
           "transport:postgres": { status: "up", latencyMs: expect.any(Number) },
+          projections: { status: "up", latencyMs: null },
         },
       });
       expect(JSON.stringify(body)).not.toContain("db.internal");

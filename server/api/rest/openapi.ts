@@ -220,8 +220,9 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
       "/api/v1/status": {
         get: scoped("events:read", {
           operationId: "getStatus",
-          summary: "Components, subscriptions and throughput",
-          description: "Components (database, event bus, transport) with state and latency, every subscription's figures, and events per second over the last minute.",
+          summary: "Components, subscriptions, projections and throughput",
+          description:
+            "Components (database, event bus, transport, projections) with state and latency, every subscription's figures, every projection's position and lag behind the head of the log, and events per second over the last minute.",
           responses: { "200": { description: "Status", content: jsonContent(statusResponse) }, ...problems("forbidden") },
         }),
       },

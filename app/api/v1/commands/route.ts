@@ -1,0 +1,7 @@
+import { listCommands } from "@/server/api/rest/cqrs";
+import { restRoute } from "@/server/api/rest/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export const GET = restRoute({ scope: "commands:execute", handler: listCommands });
