@@ -5,3 +5,4 @@ export * from "./tasks";
 export * from "./replays";
 export * from "./projections";
 export * from "./snapshots";
+export * from "./read-models";

@@ -1,0 +1,333 @@
+import {
+  defineTable,
+  defineTableProjection,
+  type ProjectedEvent,
+  type ProjectionDefinition,
+} from "@/server/engine/cqrs/read-model";
+import { sheetStatuses, sheetStreamId, type GradingMethod, type SheetEvent, type SheetStatus } from "./answer-sheet";
+import { examStreamId, type ExamEvent, type ExamStatus } from "./exam";
+
+/**
+ * The domain's read models, built from the log by the projection runner:
+ *
+ * - `exams`: the exam list, each exam with its sheets counted by status;
+ * - `exam_sheets`: every sheet with its OCR, grading and review state;
+ * - `grading_stats`: per exam, the score distribution, reviews, failures and grading time. This
+ *   is the analytics concern of the pipeline: it needs no reaction of its own.
+ *
+ * Only events the aggregates decided count: they live in the aggregate's stream (`exam-<id>`,
+ * `sheet-<id>`). The same types published directly (`POST /api/v1/events`, or by the demo
+ * traffic of earlier versions) never went through the deciders' rules, so they are skipped.
+ * Because the deciders enforce the sheet's state machine, each event type moves a sheet from one
+ * known status to the next, which lets the exam rows count sheets without keeping them.
+ */
+
+export type SheetCounts = Record<SheetStatus, number>;
+
+export type ExamRow = {
+  examId: string;
+  title: string;
+  subject: string;
+  status: ExamStatus;
+  totalScore: number;
+  questionCount: number;
+  durationMinutes: number | null;
+  createdBy: string;
+  createdAt: Date;
+  /** The latest change to the exam or to one of its sheets. */
+  updatedAt: Date;
+  resultsPublishedAt: Date | null;
+  sheetCount: number;
+  sheetCounts: SheetCounts;
+};
+
+export type ExamSheetRow = {
+  sheetId: string;
+  examId: string;
+  studentId: string;
+  batchId: string;
+  status: SheetStatus;
+  pageCount: number;
+  maxScore: number;
+  submittedAt: Date;
+  updatedAt: Date;
+  ocrEngine: string | null;
+  /** Mean recognition confidence, 0..1. */
+  ocrConfidence: number | null;
+  answersDetected: number | null;
+  ocrDurationMs: number | null;
+  ocrError: string | null;
+  graderId: string | null;
+  gradingMethod: GradingMethod | null;
+  /** The current score: the grader's, or the reviewer's once reviewed. */
+  score: number | null;
+  gradingDurationMs: number | null;
+  gradingError: string | null;
+  reviewerId: string | null;
+  reviewReason: string | null;
+  /** The grader's score, kept when a review changed it. */
+  scoreBeforeReview: number | null;
+  reviewedAt: Date | null;
+};
+
+export type GradingStatsRow = {
+  examId: string;
+  gradedCount: number;
+  /** Scores as percentages of the sheet's maximum, rounded to 0.01. */
+  meanPercent: number | null;
+  minPercent: number | null;
+  maxPercent: number | null;
+  /** Graded sheets per ten-point band of percentage: [0, 10), [10, 20), ... [90, 100]. */
+  histogram: number[];
+  /**
+   * How many graded sheets have each percentage (key: the percentage as text). A review moves a
+   * sheet's score, and the minimum or maximum it leaves cannot be found again without this.
+   */
+  scoreCounts: Record<string, number>;
+  reviewedCount: number;
+  /** Sum over reviews of (new - previous score), in percentage points. */
+  reviewAdjustmentSum: number;
+  meanReviewAdjustment: number | null;
+  ocrFailedCount: number;
+  gradingFailedCount: number;
+  /** Sum of the completed gradings' durations. */
+  gradingMsSum: number;
+  meanGradingMs: number | null;
+  updatedAt: Date;
+};
+
+export const examsTable = defineTable<ExamRow>("exams", "examId");
+export const examSheetsTable = defineTable<ExamSheetRow>("exam_sheets", "sheetId");
+export const gradingStatsTable = defineTable<GradingStatsRow>("grading_stats", "examId");
+
+type AggregateEvent = ExamEvent | SheetEvent;
+
+const EXAM_EVENT_TYPES: ReadonlySet<string> = new Set<ExamEvent["type"]>(["exam.created", "exam.updated", "exam.deleted", "exam.results_published"]);
+const SHEET_EVENT_TYPES: ReadonlySet<string> = new Set<SheetEvent["type"]>([
+  "sheet.submitted", "ocr.started", "ocr.completed", "ocr.failed", "grading.started", "grading.completed", "grading.failed", "grading.reviewed",
+]);
+
+/** The event as its aggregate decided it, or undefined when it is not an aggregate's (see above). */
+export function aggregateEvent(event: ProjectedEvent): AggregateEvent | undefined {
+  const decided = { type: event.type, data: event.data } as AggregateEvent;
+  if (EXAM_EVENT_TYPES.has(event.type)) return event.streamid === examStreamId((decided.data as { examId: string }).examId) ? decided : undefined;
+  if (SHEET_EVENT_TYPES.has(event.type)) return event.streamid === sheetStreamId((decided.data as { sheetId: string }).sheetId) ? decided : undefined;
+  return undefined;
+}
+
+/** The status a sheet moves from and to on each event after its submission. */
+const SHEET_TRANSITIONS: Readonly<Record<Exclude<SheetEvent["type"], "sheet.submitted">, readonly [SheetStatus, SheetStatus]>> = {
+  "ocr.started": ["submitted", "ocr_running"],
+  "ocr.completed": ["ocr_running", "ocr_completed"],
+  "ocr.failed": ["ocr_running", "ocr_failed"],
+  "grading.started": ["ocr_completed", "grading"],
+  "grading.completed": ["grading", "graded"],
+  "grading.failed": ["grading", "grading_failed"],
+  "grading.reviewed": ["graded", "reviewed"],
+};
+
+const noSheets = (): SheetCounts => Object.fromEntries(sheetStatuses.map((status) => [status, 0])) as SheetCounts;
+
+const isSheetEvent = (event: AggregateEvent): event is SheetEvent => SHEET_EVENT_TYPES.has(event.type);
+
+const examKeys = (event: ProjectedEvent): string[] => {
+  const decided = aggregateEvent(event);
+  return decided ? [decided.data.examId] : [];
+};
+
+export const examsProjection: ProjectionDefinition = {
+  name: "exams",
+  description: "The exam list: each exam's details and status, with its sheets counted by status.",
+  version: 1,
+  eventTypes: ["exam.*", "sheet.submitted", "ocr.*", "grading.*"],
+  tables: [
+    defineTableProjection<ExamRow>({
+      table: examsTable,
+      keysOf: examKeys,
+      evolve(row, event) {
+        const decided = aggregateEvent(event);
+        if (!decided) return row;
+        const at = new Date(event.time);
+        if (decided.type === "exam.created") {
+          const { examId, title, subject, totalScore, questionCount, durationMinutes, createdBy } = decided.data;
+          return {
+            examId, title, subject, status: "open", totalScore, questionCount, durationMinutes, createdBy,
+            createdAt: at, updatedAt: at, resultsPublishedAt: null, sheetCount: 0, sheetCounts: noSheets(),
+          };
+        }
+        if (!row) return row;
+        switch (decided.type) {
+          case "exam.updated":
+            // Stored events are JSON: a change that is absent has no key to spread.
+            return { ...row, ...decided.data.changes, updatedAt: at };
+          case "exam.deleted":
+            return { ...row, status: "deleted", updatedAt: at };
+          case "exam.results_published":
+            return { ...row, status: "results_published", resultsPublishedAt: at, updatedAt: at };
+          case "sheet.submitted":
+            return { ...row, sheetCount: row.sheetCount + 1, sheetCounts: { ...row.sheetCounts, submitted: row.sheetCounts.submitted + 1 }, updatedAt: at };
+          default: {
+            const [from, to] = SHEET_TRANSITIONS[decided.type];
+            const sheetCounts = { ...row.sheetCounts, [from]: row.sheetCounts[from] - 1 };
+            sheetCounts[to] += 1;
+            return { ...row, sheetCounts, updatedAt: at };
+          }
+        }
+      },
+    }),
+  ],
+};
+
+export const examSheetsProjection: ProjectionDefinition = {
+  name: "exam_sheets",
+  description: "Every answer sheet with its OCR, grading and review state, by exam.",
+  version: 1,
+  eventTypes: ["sheet.submitted", "ocr.*", "grading.*"],
+  tables: [
+    defineTableProjection<ExamSheetRow>({
+      table: examSheetsTable,
+      keysOf(event) {
+        const decided = aggregateEvent(event);
+        return decided && isSheetEvent(decided) ? [decided.data.sheetId] : [];
+      },
+      evolve(row, event) {
+        const decided = aggregateEvent(event);
+        if (!decided) return row;
+        const at = new Date(event.time);
+        if (decided.type === "sheet.submitted") {
+          const { sheetId, examId, studentId, batchId, pageCount, maxScore } = decided.data;
+          return {
+            sheetId, examId, studentId, batchId, status: "submitted", pageCount, maxScore, submittedAt: at, updatedAt: at,
+            ocrEngine: null, ocrConfidence: null, answersDetected: null, ocrDurationMs: null, ocrError: null,
+            graderId: null, gradingMethod: null, score: null, gradingDurationMs: null, gradingError: null,
+            reviewerId: null, reviewReason: null, scoreBeforeReview: null, reviewedAt: null,
+          };
+        }
+        if (!row) return row;
+        switch (decided.type) {
+          case "ocr.started":
+            return { ...row, status: "ocr_running", ocrEngine: decided.data.engine, updatedAt: at };
+          case "ocr.completed": {
+            const { confidence, answersDetected, durationMs } = decided.data;
+            return { ...row, status: "ocr_completed", ocrConfidence: confidence, answersDetected, ocrDurationMs: durationMs, updatedAt: at };
+          }
+          case "ocr.failed":
+            return { ...row, status: "ocr_failed", ocrError: decided.data.reason, ocrDurationMs: decided.data.durationMs, updatedAt: at };
+          case "grading.started":
+            return { ...row, status: "grading", graderId: decided.data.graderId, gradingMethod: decided.data.method, updatedAt: at };
+          case "grading.completed":
+            return { ...row, status: "graded", score: decided.data.score, gradingDurationMs: decided.data.durationMs, updatedAt: at };
+          case "grading.failed":
+            return { ...row, status: "grading_failed", gradingError: decided.data.reason, gradingDurationMs: decided.data.durationMs, updatedAt: at };
+          case "grading.reviewed": {
+            const { reviewerId, reason, previousScore, score } = decided.data;
+            return { ...row, status: "reviewed", score, scoreBeforeReview: previousScore, reviewerId, reviewReason: reason, reviewedAt: at, updatedAt: at };
+          }
+          default:
+            return row;
+        }
+      },
+    }),
+  ],
+};
+
+const HISTOGRAM_BANDS = 10;
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;
+const percentOf = (score: number, maxScore: number): number => round2((score / maxScore) * 100);
+/** Band of a percentage; 100 % belongs to the top band. */
+const bandOf = (percent: number): number => Math.min(HISTOGRAM_BANDS - 1, Math.floor(percent / (100 / HISTOGRAM_BANDS)));
+
+/** The row's figures recomputed from its score counts and sums (each a pure function of them). */
+function withFigures(row: GradingStatsRow): GradingStatsRow {
+  const histogram = new Array<number>(HISTOGRAM_BANDS).fill(0);
+  let count = 0;
+  let sum = 0;
+  let min: number | null = null;
+  let max: number | null = null;
+  for (const [key, sheets] of Object.entries(row.scoreCounts)) {
+    const percent = Number(key);
+    count += sheets;
+    sum += percent * sheets;
+    min = min === null ? percent : Math.min(min, percent);
+    max = max === null ? percent : Math.max(max, percent);
+    histogram[bandOf(percent)]! += sheets;
+  }
+  return {
+    ...row,
+    gradedCount: count,
+    meanPercent: count === 0 ? null : round2(sum / count),
+    minPercent: min,
+    maxPercent: max,
+    histogram,
+    meanReviewAdjustment: row.reviewedCount === 0 ? null : round2(row.reviewAdjustmentSum / row.reviewedCount),
+    meanGradingMs: count === 0 ? null : Math.round(row.gradingMsSum / count),
+  };
+}
+
+/** Score counts with one sheet moved: out of `from` (if any), into `to` (if any). */
+function moveScore(counts: Record<string, number>, from: number | null, to: number | null): Record<string, number> {
+  const next = { ...counts };
+  if (from !== null) {
+    const key = String(from);
+    const left = (next[key] ?? 0) - 1;
+    if (left > 0) next[key] = left;
+    else delete next[key];
+  }
+  if (to !== null) next[String(to)] = (next[String(to)] ?? 0) + 1;
+  return next;
+}
+
+export const gradingStatsProjection: ProjectionDefinition = {
+  name: "grading_stats",
+  description: "Grading statistics per exam: score distribution (mean, min, max, histogram), reviews and their adjustments, failures, grading time.",
+  version: 1,
+  eventTypes: ["exam.created", "exam.deleted", "ocr.failed", "grading.completed", "grading.failed", "grading.reviewed"],
+  tables: [
+    defineTableProjection<GradingStatsRow>({
+      table: gradingStatsTable,
+      keysOf: examKeys,
+      evolve(row, event) {
+        const decided = aggregateEvent(event);
+        if (!decided) return row;
+        const updatedAt = new Date(event.time);
+        if (decided.type === "exam.created") {
+          return withFigures({
+            examId: decided.data.examId, gradedCount: 0, meanPercent: null, minPercent: null, maxPercent: null, histogram: [], scoreCounts: {},
+            reviewedCount: 0, reviewAdjustmentSum: 0, meanReviewAdjustment: null, ocrFailedCount: 0, gradingFailedCount: 0,
+            gradingMsSum: 0, meanGradingMs: null, updatedAt,
+          });
+        }
+        // A withdrawn exam has no results to describe.
+        if (decided.type === "exam.deleted" || !row) return undefined;
+        switch (decided.type) {
+          case "ocr.failed":
+            return { ...row, ocrFailedCount: row.ocrFailedCount + 1, updatedAt };
+          case "grading.failed":
+            return { ...row, gradingFailedCount: row.gradingFailedCount + 1, updatedAt };
+          case "grading.completed": {
+            const { score, maxScore, durationMs } = decided.data;
+            const scoreCounts = moveScore(row.scoreCounts, null, percentOf(score, maxScore));
+            return withFigures({ ...row, scoreCounts, gradingMsSum: row.gradingMsSum + durationMs, updatedAt });
+          }
+          case "grading.reviewed": {
+            const { previousScore, score, maxScore } = decided.data;
+            const before = percentOf(previousScore, maxScore);
+            const after = percentOf(score, maxScore);
+            return withFigures({
+              ...row,
+              scoreCounts: moveScore(row.scoreCounts, before, after),
+              reviewedCount: row.reviewedCount + 1,
+              reviewAdjustmentSum: round2(row.reviewAdjustmentSum + after - before),
+              updatedAt,
+            });
+          }
+          default:
+            return row;
+        }
+      },
+    }),
+  ],
+};
+
+export const domainProjections: readonly ProjectionDefinition[] = [examsProjection, examSheetsProjection, gradingStatsProjection];
