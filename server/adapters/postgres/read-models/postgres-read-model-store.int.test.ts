@@ -76,6 +76,22 @@ function describeOn(kind: string, open: () => Promise<{ database: Database; rele
         expect(await tableExists(database, "rm_contract_items__g4")).toBe(false);
       });
 
+      it("gives each generation's tables the template's storage parameters", async () => {
+        await dropAllGenerations(database);
+        const store = new PostgresReadModelStore(database, factories);
+        const reloptions = async (name: string) =>
+          (await database.rows<{ options: string[] | null }>(sql`select reloptions as "options" from pg_class where oid = ${name}::regclass`))[0]?.options;
+        await database.rows(sql`alter table ${sql.identifier(templateTableName(contractItems.name))} set (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.05)`);
+        try {
+          await store.createGeneration(target(1));
+          expect(await reloptions("rm_contract_items__g1")).toEqual(["fillfactor=70", "autovacuum_vacuum_scale_factor=0.05"]);
+        } finally {
+          await database.rows(sql`alter table ${sql.identifier(templateTableName(contractItems.name))} reset (fillfactor, autovacuum_vacuum_scale_factor)`);
+        }
+        await store.createGeneration(target(2));
+        expect(await reloptions("rm_contract_items__g2")).toBeNull();
+      });
+
       it("names the table that has no factory, and creates nothing", async () => {
         await dropAllGenerations(database);
         const store = new PostgresReadModelStore(database, {});

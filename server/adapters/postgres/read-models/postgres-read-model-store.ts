@@ -109,7 +109,15 @@ export class PostgresReadModelStore implements ReadModelStore, ReadModelSource {
       // No IF NOT EXISTS: DDL commits with the row, so a table without its row cannot be left
       // behind, and a new generation must never inherit rows.
       for (const { template, physical } of tables) {
-        await tx.execute(sql`create table ${sql.identifier(physical)} (like ${sql.identifier(template)} including all)`);
+        // LIKE copies columns, defaults, constraints and indexes but not storage parameters: a
+        // template's fillfactor (room for HOT updates, which projections make all the time) is
+        // carried over by hand.
+        const [storage] = await transactionRows<{ options: string | null }>(
+          tx,
+          sql`select array_to_string(reloptions, ', ') as "options" from pg_class where oid = ${template}::regclass`,
+        );
+        const options = storage?.options ? sql` with (${sql.raw(storage.options)})` : sql``;
+        await tx.execute(sql`create table ${sql.identifier(physical)} (like ${sql.identifier(template)} including all)${options}`);
       }
       return toGeneration(created);
     });
