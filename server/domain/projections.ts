@@ -278,15 +278,17 @@ function moveScore(counts: Record<string, number>, from: number | null, to: numb
   return next;
 }
 
+const GRADING_STATS_TYPES: ReadonlyArray<AggregateEvent["type"]> = ["exam.created", "exam.deleted", "ocr.failed", "grading.completed", "grading.failed", "grading.reviewed"];
+
 export const gradingStatsProjection: ProjectionDefinition = {
   name: "grading_stats",
   description: "Grading statistics per exam: score distribution (mean, min, max, histogram), reviews and their adjustments, failures, grading time.",
   version: 1,
-  eventTypes: ["exam.created", "exam.deleted", "ocr.failed", "grading.completed", "grading.failed", "grading.reviewed"],
+  eventTypes: [...GRADING_STATS_TYPES],
   tables: [
     defineTableProjection<GradingStatsRow>({
       table: gradingStatsTable,
-      keysOf: examKeys,
+      keysOf: (event) => ((GRADING_STATS_TYPES as readonly string[]).includes(event.type) ? examKeys(event) : []),
       evolve(row, event) {
         const decided = aggregateEvent(event);
         if (!decided) return row;
