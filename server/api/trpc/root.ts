@@ -1,10 +1,13 @@
 import { createCallerFactory, createTRPCRouter } from "./init";
 import { apiKeysRouter } from "./routers/api-keys";
+import { commandsRouter } from "./routers/commands";
 import { deadLettersRouter } from "./routers/dead-letters";
 import { eventTypesRouter } from "./routers/event-types";
 import { eventsRouter } from "./routers/events";
 import { overviewRouter } from "./routers/overview";
+import { queriesRouter } from "./routers/queries";
 import { queuesRouter } from "./routers/queues";
+import { readModelsRouter } from "./routers/read-models";
 import { replaysRouter } from "./routers/replays";
 import { sessionRouter } from "./routers/session";
 import { usersRouter } from "./routers/users";
@@ -19,6 +22,9 @@ export const appRouter = createTRPCRouter({
   queues: queuesRouter,
   deadLetters: deadLettersRouter,
   replays: replaysRouter,
+  commands: commandsRouter,
+  queries: queriesRouter,
+  readModels: readModelsRouter,
 });
 
 export type AppRouter = typeof appRouter;
