@@ -46,6 +46,10 @@ async function boot(role: ProcessRole): Promise<Container> {
 
     const workers = startTransportWorkers(container);
     stoppers.push(() => workers.stop());
+
+    // Needs no broker: the projections read the log from the database (one process runs each).
+    container.cqrs.projections.start();
+    stoppers.push(() => container.cqrs.projections.stop());
   }
 
   if (env.WORKERS === "on" && env.DEMO === "on") {

@@ -19,13 +19,18 @@ import { PostgresSnapshotStore } from "@/server/adapters/postgres/snapshot-store
 import type { DeadLetterStore, Inbox } from "@/server/engine/transport/dead-letters";
 import type { TransportDriver } from "@/server/engine/transport/driver";
 import { InMemoryLease, type Lease } from "@/server/engine/transport/lease";
+import { domainCommands } from "@/server/domain/commands";
 import { registerDomainEventTypes } from "@/server/domain/events";
+import { domainProjections } from "@/server/domain/projections";
+import { domainQueries } from "@/server/domain/queries";
+import { domainReactions } from "@/server/domain/reactions";
 import { registerTaskEventTypes } from "@/server/engine/tasks/events";
 import type { TaskQueue } from "@/server/engine/tasks/task-queue";
 import { defaultConsumerName } from "@/server/engine/transport/subscriber";
 import { DeadLetterActions } from "./dead-letters";
 import { diagnosticsSubscription, registerDiagnosticsEventTypes } from "./diagnostics";
 import { ReplayService } from "./replays";
+import { domainReadModelTables } from "./read-models";
 import { createTaskQueue } from "./tasks";
 import { SubscriptionRegistry } from "./subscriptions";
 import { createTransportDriver } from "./transport";
@@ -117,6 +122,10 @@ export async function createContainer(env: Env): Promise<Container> {
   };
   const tasks = createTaskQueue({ env, database, publisher, transport });
   const cqrs = createCqrs({ env, database, registry, store, bus, lease: transport.lease });
+  // The domain's reactions move the pipeline on (commands, tasks, notifications) from the log.
+  for (const reaction of domainReactions({ commands: cqrs.commands, tasks, publish: (drafts) => publisher.publish(drafts) })) {
+    subscriptions.define(reaction);
+  }
 
   return {
     env,
@@ -168,7 +177,7 @@ function createCqrs({
   bus: EventBus;
   lease: Lease;
 }): CqrsServices {
-  const readModels = new PostgresReadModelStore(database, {});
+  const readModels = new PostgresReadModelStore(database, domainReadModelTables);
   const commands = new CommandBus({
     store,
     validator: registry,
@@ -177,13 +186,15 @@ function createCqrs({
     onHandlerError: ({ subscription, error }) => logger.error("sync handler failed", { subscription, error }),
     onSnapshotError: (error, snapshot) => logger.warn("snapshot not saved", { ...snapshot, error }),
   });
+  for (const command of domainCommands) commands.register(command);
   const queries = new QueryBus({ source: readModels });
+  for (const query of domainQueries) queries.register(query);
   const projections = new ProjectionRunner({
     store,
     readModels,
     lease,
     owner: defaultConsumerName(),
-    projections: [],
+    projections: domainProjections,
     upcast: (event) => registry.upcast(event),
     // The same cadence as the log tail: how soon appends made by other processes are noticed.
     pollIntervalMs: env.LOG_POLL_INTERVAL_MS,
