@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { EventDraft } from "@/server/engine/core/envelope";
-import { EventTypeRegistry } from "@/server/engine/core/registry";
-import { startDemoTraffic } from "./demo-traffic";
-import { registerDomainEventTypes } from "./events";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { NotFoundError } from "@/server/engine/core/errors";
+import type { CommandExecutionContext, CommandResult } from "@/server/engine/cqrs/command";
+import { demoTeacher, startDemoTraffic } from "./demo-traffic";
+import { domainHarness, typicalOutcome, type DomainHarness, type FakeTask, type FakeTaskOutcome } from "./domain.fixtures";
+import { gradingExecutionInput } from "./tasks";
 
 /** mulberry32: a small seeded PRNG, so runs are repeatable. */
 function seededRandom(seed: number): () => number {
@@ -16,168 +17,176 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-async function record(options: { seed: number; ratePerSecond: number; forMs: number }): Promise<EventDraft[]> {
-  const drafts: EventDraft[] = [];
-  const traffic = startDemoTraffic({
-    ratePerSecond: options.ratePerSecond,
-    random: seededRandom(options.seed),
-    publish: async (batch) => {
-      drafts.push(...batch);
-    },
-  });
-  await vi.advanceTimersByTimeAsync(options.forMs);
-  await traffic.stop();
-  return drafts;
+/** The pipeline's tasks as the demo task types would end them: now and then dead, scores spread out. */
+function seededOutcomes(seed: number): (task: FakeTask) => FakeTaskOutcome {
+  const random = seededRandom(seed);
+  return (task) => {
+    if (task.request.type === "ocr_processing" && random() < 0.08) return { dead: { message: "page 2 is blank or unreadable", reason: "non_retryable" } };
+    if (task.request.type === "grading_execution") {
+      if (random() < 0.05) return { dead: { message: "the grading model is overloaded", reason: "attempts_exhausted" } };
+      const input = gradingExecutionInput.parse(task.request.input);
+      const score = Math.round(input.maxScore * (0.35 + random() * 0.65) * 2) / 2;
+      return { result: { sheetId: input.sheetId, score, maxScore: input.maxScore, questionsGraded: input.questionCount, method: input.method } };
+    }
+    return typicalOutcome(task);
+  };
 }
 
-type Data = Record<string, unknown>;
-const dataOf = (draft: EventDraft) => draft.data as Data;
+interface Call {
+  name: string;
+  input: Record<string, unknown>;
+  context: CommandExecutionContext;
+  result?: CommandResult;
+}
 
-const SHEET_TRANSITIONS: Record<string, string[]> = {
-  start: ["ocr.started"],
-  "ocr.started": ["ocr.completed", "ocr.failed"],
-  "ocr.completed": ["grading.started"],
-  "grading.started": ["grading.completed", "grading.failed"],
-  "grading.completed": ["grading.reviewed"],
-};
-const SHEET_TERMINAL = new Set(["ocr.failed", "grading.failed", "grading.completed", "grading.reviewed"]);
+const harnesses: DomainHarness[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(harnesses.splice(0).map((harness) => harness.close()));
+});
+
+/**
+ * Runs the demo against the whole domain (the pipeline settling after every command, queries
+ * seeing every event) until it has run `commands` commands, and returns them.
+ */
+async function play(options: { seed: number; commands: number }) {
+  const harness = domainHarness({ outcome: seededOutcomes(options.seed + 1) });
+  harnesses.push(harness);
+  await harness.startProjections();
+  const calls: Call[] = [];
+  const errors: unknown[] = [];
+  let clock = Date.parse("2026-02-02T09:00:00.000Z");
+  let reached: () => void = () => undefined;
+  const enough = new Promise<void>((resolve) => (reached = resolve));
+  const traffic = startDemoTraffic({
+    ratePerSecond: 1000,
+    random: seededRandom(options.seed),
+    now: () => clock,
+    onError: (error) => errors.push(error),
+    async execute(name, input, context) {
+      const call: Call = { name, input: input as Record<string, unknown>, context };
+      calls.push(call);
+      clock += 1_000;
+      call.result = await harness.execute(name, input, context);
+      await harness.settle();
+      if (calls.length >= options.commands) reached();
+      return call.result;
+    },
+    query: (name, params, context) => harness.query(name, params, context.principal),
+  });
+  const timeout = new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`only ${calls.length} commands in 30 s`)), 30_000));
+  try {
+    await Promise.race([enough, timeout]);
+  } finally {
+    await traffic.stop();
+  }
+  return { harness, calls, errors };
+}
 
 describe("startDemoTraffic", () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-    vi.setSystemTime(new Date("2026-02-02T09:00:00.000Z"));
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+  it("plays teachers through the domain's commands: every one accepted, each exam its teacher's, in one conversation", async () => {
+    const { harness, calls, errors } = await play({ seed: 7, commands: 300 });
+    expect(errors).toEqual([]);
+    expect(harness.failures).toEqual([]);
+    expect(harness.projectionErrors).toEqual([]);
+    expect(new Set(calls.map((call) => call.name))).toEqual(new Set(["exam.create", "exam.update", "exam.delete", "sheet.submit", "sheet.review", "exam.publish_results"]));
 
-  it("plays well-formed, valid, causally linked exam-grading flows", async () => {
-    const registry = new EventTypeRegistry();
-    registerDomainEventTypes(registry);
-    const drafts = await record({ seed: 7, ratePerSecond: 5, forMs: 10 * 60_000 });
-
-    // One event per tick at 5 per second for ten minutes.
-    expect(drafts.length).toBeGreaterThanOrEqual(2_990);
-    expect(drafts.length).toBeLessThanOrEqual(3_000);
-
-    // Every draft validates against the registry, at the type's latest version.
-    for (const [index, draft] of drafts.entries()) {
-      const validation = registry.validate(draft.type, draft.data, draft.schemaversion);
-      expect(validation.ok, `draft ${index} ${draft.type}: ${JSON.stringify(validation)}`).toBe(true);
-      expect(draft.schemaversion).toBe(registry.get(draft.type)?.version);
+    // Per exam: its teacher runs every command, in the conversation exam.created started, each
+    // caused by the event the one before appended.
+    const examOf = new Map<string, string>();
+    const flows = new Map<string, Call[]>();
+    for (const call of calls) {
+      const examId = (call.input.examId as string | undefined) ?? examOf.get(call.input.sheetId as string)!;
+      if (call.name === "sheet.submit") examOf.set(call.input.sheetId as string, examId);
+      flows.set(examId, [...(flows.get(examId) ?? []), call]);
     }
-
-    const types = new Set(drafts.map((draft) => draft.type));
-    expect([...types].sort()).toEqual([
-      "batch.completed", "batch.started", "exam.created", "exam.deleted", "exam.updated",
-      "grading.completed", "grading.failed", "grading.reviewed", "grading.started",
-      "ocr.completed", "ocr.failed", "ocr.started",
-    ]);
-
-    // Ids are unique; roots start a correlation, everything else follows an earlier event of its flow.
-    const byId = new Map<string, { draft: EventDraft; index: number }>();
-    for (const [index, draft] of drafts.entries()) {
-      expect(draft.id).toBeDefined();
-      expect(byId.has(draft.id as string)).toBe(false);
-      byId.set(draft.id as string, { draft, index });
-      if (draft.type === "exam.created") {
-        expect(draft.correlationid).toBe(draft.id);
-        expect(draft.causationid).toBeUndefined();
-        continue;
-      }
-      const cause = byId.get(draft.causationid as string);
-      expect(cause, `${draft.type} at ${index} follows a published event`).toBeDefined();
-      expect(cause!.index).toBeLessThan(index);
-      expect(cause!.draft.correlationid).toBe(draft.correlationid);
-    }
-
-    // Priority, subject and partition key by kind of event.
-    for (const draft of drafts) {
-      const data = dataOf(draft);
-      const [family] = draft.type.split(".");
-      if (family === "ocr" || family === "grading") {
-        expect(draft).toMatchObject({ priority: "high", subject: data.sheetId, partitionkey: data.sheetId });
-      } else if (family === "system") {
-        expect(draft).toMatchObject({ priority: "low", subject: "system", partitionkey: "system" });
-      } else {
-        expect(draft).toMatchObject({ priority: "normal", subject: data.examId, partitionkey: data.examId });
+    for (const [examId, flow] of flows) {
+      const [create, ...rest] = flow;
+      expect(create).toMatchObject({ name: "exam.create", context: { principal: demoTeacher(create!.context.principal.id) }, result: { streamId: `exam-${examId}` } });
+      let cause = create!.result!.events[0]!.id;
+      for (const call of rest) {
+        expect(call.context).toEqual({ principal: create!.context.principal, correlationid: create!.result!.events[0]!.id, causationid: cause });
+        cause = call.result!.events.at(-1)?.id ?? cause;
       }
     }
 
-    // Each sheet walks the pipeline in order and nothing follows a terminal event except a review.
-    const sheets = new Map<string, { types: string[]; batchId: string; examId: string; lastIndex: number }>();
-    for (const [index, draft] of drafts.entries()) {
-      const data = dataOf(draft);
-      if (typeof data.sheetId !== "string") continue;
-      const sheet = sheets.get(data.sheetId) ?? { types: [], batchId: data.batchId as string, examId: data.examId as string, lastIndex: index };
-      const previous = sheet.types.at(-1) ?? "start";
-      expect(SHEET_TRANSITIONS[previous], `${previous} -> ${draft.type}`).toContain(draft.type);
-      expect(data.examId).toBe(sheet.examId);
-      const expectedCause = draft.type === "ocr.started"
-        ? drafts.find((other) => other.type === "batch.started" && dataOf(other).batchId === data.batchId)?.id
-        : drafts[sheet.lastIndex]!.id;
-      expect(draft.causationid).toBe(expectedCause);
-      sheet.types.push(draft.type);
-      sheet.lastIndex = index;
-      sheets.set(data.sheetId, sheet);
+    // Sheets come in batches of three to six, one or two batches an exam.
+    const batches = new Map<string, number>();
+    for (const call of calls.filter((candidate) => candidate.name === "sheet.submit")) batches.set(call.input.batchId as string, (batches.get(call.input.batchId as string) ?? 0) + 1);
+    const published = calls.filter((call) => call.name === "exam.publish_results").map((call) => call.input.examId);
+    for (const examId of published) {
+      const sizes = [...new Set(flows.get(examId as string)!.filter((call) => call.name === "sheet.submit").map((call) => call.input.batchId as string))].map((batchId) => batches.get(batchId));
+      expect(sizes.length).toBeGreaterThanOrEqual(1);
+      expect(sizes.length).toBeLessThanOrEqual(2);
+      for (const size of sizes) expect(size).toBeGreaterThanOrEqual(3);
+      for (const size of sizes) expect(size).toBeLessThanOrEqual(6);
     }
 
-    // A batch completes after all of its sheets have finished, and its counts add up.
-    const batchesCompleted = drafts.filter((draft) => draft.type === "batch.completed");
-    expect(batchesCompleted.length).toBeGreaterThan(10);
-    for (const completed of batchesCompleted) {
-      const data = dataOf(completed);
-      const completedAt = byId.get(completed.id as string)!.index;
-      const batchSheets = [...sheets.values()].filter((sheet) => sheet.batchId === data.batchId);
-      expect(batchSheets).toHaveLength(data.sheetCount as number);
-      for (const sheet of batchSheets) {
-        expect(SHEET_TERMINAL.has(sheet.types.at(-1) as string)).toBe(true);
-        expect(sheet.lastIndex).toBeLessThan(completedAt);
+    // Results are published once every sheet of the exam has finished, and no sheet comes after.
+    const log = await harness.log();
+    const terminal = new Set(["ocr.failed", "grading.completed", "grading.failed", "grading.reviewed"]);
+    for (const event of log.filter((candidate) => candidate.type === "exam.results_published")) {
+      const { examId } = event.data as { examId: string };
+      const sheets = new Map<string, string>();
+      for (const earlier of log.filter((candidate) => candidate.position < event.position && (candidate.data as { examId?: string }).examId === examId)) {
+        if (earlier.streamid.startsWith("sheet-")) sheets.set(earlier.streamid, earlier.type);
       }
-      const failed = batchSheets.filter((sheet) => sheet.types.some((type) => type.endsWith(".failed"))).length;
-      expect(data.failedCount).toBe(failed);
-      const started = drafts.find((draft) => draft.type === "batch.started" && dataOf(draft).batchId === data.batchId)!;
-      expect(started.correlationid).toBe(completed.correlationid);
+      expect(sheets.size).toBeGreaterThanOrEqual(3);
+      for (const [sheet, last] of sheets) expect(terminal.has(last), `${sheet} ended with ${last}`).toBe(true);
     }
-  });
+    expect(published.length).toBeGreaterThan(5);
+    const reviews = calls.filter((call) => call.name === "sheet.review").length;
+    const submits = calls.filter((call) => call.name === "sheet.submit").length;
+    expect(reviews).toBeGreaterThan(0);
+    expect(reviews).toBeLessThan(submits / 3);
+  }, 30_000);
 
   it("is deterministic for a given seed", async () => {
-    const first = await record({ seed: 42, ratePerSecond: 4, forMs: 60_000 });
-    vi.setSystemTime(new Date("2026-02-02T09:00:00.000Z"));
-    const second = await record({ seed: 42, ratePerSecond: 4, forMs: 60_000 });
-    vi.setSystemTime(new Date("2026-02-02T09:00:00.000Z"));
-    const other = await record({ seed: 43, ratePerSecond: 4, forMs: 60_000 });
+    const commandsOf = async (seed: number) => (await play({ seed, commands: 80 })).calls.map(({ name, input, context }) => [name, input, context.principal.id]);
+    const first = await commandsOf(42);
+    const second = await commandsOf(42);
+    const other = await commandsOf(43);
     expect(second).toEqual(first);
     expect(other).not.toEqual(first);
-  });
+  }, 30_000);
 
-  it("publishes nothing after stop and keeps going after a failed publish", async () => {
-    const published: EventDraft[] = [];
+  it("runs nothing after stop and keeps going after a failed step", async () => {
+    vi.useFakeTimers();
     const errors: unknown[] = [];
-    let calls = 0;
+    // Every step starts with a command, or (following an exam's grading) with the exams.sheets
+    // query; here the read model never has anything, so that is all such a step does.
+    let steps = 0;
+    const step = () => {
+      steps += 1;
+      if (steps === 2) throw new Error("store unavailable");
+    };
     const traffic = startDemoTraffic({
       ratePerSecond: 2,
       random: seededRandom(1),
       onError: (error) => errors.push(error),
-      publish: async (batch) => {
-        calls += 1;
-        if (calls === 2) throw new Error("store unavailable");
-        published.push(...batch);
+      async execute(name) {
+        step();
+        return { command: name, streamId: "exam-1", version: 1, events: [{ id: `event-${steps}`, type: "exam.created", position: steps }], replayed: false };
+      },
+      async query(name) {
+        if (name === "exams.sheets") step();
+        throw new NotFoundError("not yet");
       },
     });
     await vi.advanceTimersByTimeAsync(5_000);
-    expect(errors).toHaveLength(1);
-    expect(calls).toBe(10);
-    expect(published).toHaveLength(9);
+    expect(errors).toEqual([new Error("store unavailable")]);
+    expect(steps).toBe(10);
 
     await traffic.stop();
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(calls).toBe(10);
+    expect(steps).toBe(10);
   });
 
   it("rejects a rate that is not a positive number", () => {
+    const execute = async (): Promise<CommandResult> => ({ command: "exam.create", streamId: "exam-1", version: 1, events: [], replayed: false });
+    const query = async () => ({ result: null, position: 0 });
     for (const ratePerSecond of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => startDemoTraffic({ publish: async () => undefined, ratePerSecond })).toThrow(RangeError);
+      expect(() => startDemoTraffic({ execute, query, ratePerSecond })).toThrow(RangeError);
     }
   });
 });
