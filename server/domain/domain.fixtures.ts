@@ -87,6 +87,16 @@ export class FakeTaskQueue implements Pick<DomainReactionDeps["tasks"], "submit"
   }
 }
 
+/** Starts the runner and waits (bounded) until each projection has a generation queries can read. */
+export async function startProjections(runner: ProjectionRunner, timeoutMs = 5_000): Promise<void> {
+  runner.start();
+  const deadline = Date.now() + timeoutMs;
+  while ((await runner.status()).some((status) => status.generation === null)) {
+    if (Date.now() > deadline) throw new Error(`the projections did not start in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 export interface DomainHarnessOptions {
   /** How each task ends; undefined leaves it queued. Default {@link typicalOutcome}. */
   outcome?: (task: FakeTask) => FakeTaskOutcome | undefined;
@@ -184,15 +194,7 @@ export function domainHarness(options: DomainHarnessOptions = {}) {
     /** Finishes one queued task now, with this outcome. */
     finish,
 
-    /** Starts the projections and waits (bounded) until each has its first generation. */
-    async startProjections(): Promise<void> {
-      runner.start();
-      const deadline = Date.now() + 2_000;
-      while ((await runner.status()).some((status) => status.generation === null)) {
-        if (Date.now() > deadline) throw new Error("the projections did not start in 2 s");
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-    },
+    startProjections: () => startProjections(runner),
 
     /** A query that sees every event appended so far (read-your-writes through minPosition). */
     async query<TResult>(name: string, params: Record<string, unknown>, principal: Principal = reader): Promise<QueryAnswer<TResult>> {
