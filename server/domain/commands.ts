@@ -13,6 +13,7 @@ import {
   sheetSubmittedSchema,
 } from "./events";
 import { examDecider, examStreamId } from "./exam";
+import { clientUuid } from "./ids";
 import { mayActOnExam } from "./policies";
 import { gradingExecutionInput, ocrProcessingInput } from "./tasks";
 
@@ -27,8 +28,8 @@ import { gradingExecutionInput, ocrProcessingInput } from "./tasks";
  */
 
 const RETRIES = 3;
-const examId = z.uuid();
-const sheetId = z.uuid();
+const examId = clientUuid;
+const sheetId = clientUuid;
 const durationMinutes = examCreatedSchema.shape.durationMinutes.unwrap();
 /** The grading task grades up to this score (tasks.ts), so an exam may not be worth more. */
 const totalScore = gradingExecutionInput.shape.maxScore;
@@ -62,7 +63,7 @@ export const submitSheetInput = z.object({
   examId,
   studentId: sheetSubmittedSchema.shape.studentId,
   /** Sheets submitted together share a batch; by default the sheet is a batch of its own. */
-  batchId: z.uuid().optional(),
+  batchId: clientUuid.optional(),
   pageCount: sheetSubmittedSchema.shape.pageCount,
 });
 

@@ -44,6 +44,11 @@ describe("domain commands", () => {
     expect(first).toMatchObject({ type: "exam.created", priority: "normal", data: { ...algebra, examId, durationMinutes: 90, createdBy: "key-okafor" } });
     expect(second?.data).toMatchObject({ durationMinutes: null, createdBy: "key-haddad" });
     await expect(harness.execute("exam.create", { ...algebra, examId }, { principal: okafor })).rejects.toMatchObject({ rule: "exam_already_exists" });
+    // Ids are read in lower case: the upper-case spelling names the same exam.
+    await expect(harness.execute("exam.create", { ...algebra, examId: examId.toUpperCase() }, { principal: okafor })).rejects.toMatchObject({ rule: "exam_already_exists" });
+    const sheet = await harness.execute("sheet.submit", { examId: examId.toUpperCase(), studentId: "stu-1", pageCount: 1, sheetId: "019C1F5E-8A00-7000-8000-0000000000AA" }, { principal: okafor });
+    expect(sheet.streamId).toBe("sheet-019c1f5e-8a00-7000-8000-0000000000aa");
+    expect((await harness.log()).at(-1)?.data).toMatchObject({ examId, sheetId: "019c1f5e-8a00-7000-8000-0000000000aa" });
   });
 
   it("report every invalid field of the input", async () => {

@@ -3,6 +3,7 @@ import { NotFoundError } from "@/server/engine/core/errors";
 import { defineQuery, type QueryDefinition } from "@/server/engine/cqrs/query";
 import type { FindPage } from "@/server/engine/cqrs/read-model";
 import { sheetStatuses } from "./answer-sheet";
+import { clientUuid } from "./ids";
 import {
   examSheetsProjection,
   examSheetsTable,
@@ -35,11 +36,11 @@ export const listExamsParams = z.object({
   ...page,
 });
 
-export const examParams = z.object({ examId: z.uuid() });
+export const examParams = z.object({ examId: clientUuid });
 
-export const examSheetsParams = z.object({ examId: z.uuid(), status: z.enum(sheetStatuses).optional(), ...page });
+export const examSheetsParams = z.object({ examId: clientUuid, status: z.enum(sheetStatuses).optional(), ...page });
 
-export const sheetParams = z.object({ sheetId: z.uuid() });
+export const sheetParams = z.object({ sheetId: clientUuid });
 
 /** What `exams.grading_stats` answers: the read model's figures, the histogram with its bands. */
 export type GradingStats = Omit<GradingStatsRow, "scoreCounts" | "reviewAdjustmentSum" | "gradingMsSum" | "histogram"> & {

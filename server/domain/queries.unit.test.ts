@@ -80,6 +80,7 @@ describe("domain queries", () => {
     expect((await harness.query<ExamRow>("exams.get", { examId: biology })).result).toMatchObject({
       examId: biology, title: "Cell Biology: Unit Test 3", createdBy: "key-haddad", sheetCount: 0, createdAt: expect.any(Date),
     });
+    expect((await harness.query<ExamRow>("exams.get", { examId: biology.toUpperCase() })).result.examId).toBe(biology);
     await expect(harness.query("exams.get", { examId: "019c1f5e-8a00-7000-8000-0000000000ff" })).rejects.toMatchObject({ code: "not_found" });
     await expect(harness.query("exams.get", { examId: "42" })).rejects.toMatchObject({ code: "validation", issues: [{ path: "examId" }] });
   });
