@@ -53,10 +53,12 @@ async function boot(role: ProcessRole): Promise<Container> {
   }
 
   if (env.WORKERS === "on" && env.DEMO === "on") {
+    const { commands, queries } = container.cqrs;
     const demo = startDemoTraffic({
       ratePerSecond: env.DEMO_RATE,
-      publish: (drafts) => container.publisher.publish(drafts),
-      onError: (error) => logger.warn("demo publish failed", { error }),
+      execute: (name, input, context) => commands.execute(name, input, context),
+      query: (name, params, context) => queries.execute(name, params, context),
+      onError: (error) => logger.warn("demo step failed", { error }),
     });
     stoppers.push(() => demo.stop());
     logger.info("demo traffic on", { ratePerSecond: env.DEMO_RATE, hint: "DEMO=off turns it off" });
