@@ -22,10 +22,11 @@ import {
  * for the following one.
  */
 
-export const MAX_PAGE_SIZE = 100;
+/** The REST contract's list convention: limit defaults to 100, at most 1000. */
+export const MAX_PAGE_SIZE = 1000;
 
 const page = {
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
   after: z.string().min(1).optional(),
 };
 
