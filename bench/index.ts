@@ -1,4 +1,5 @@
 import { benchBus } from "./bus";
+import { benchCqrs } from "./cqrs";
 import { benchStore } from "./store";
 import { printTable, type BenchRow } from "./table";
 import { benchKafkaTransport } from "./transport-kafka";
@@ -15,6 +16,7 @@ import { benchRedisTransport } from "./transport-redis";
 const suites: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
   bus: { title: "Event bus (in-process)", run: benchBus },
   store: { title: "Event store", run: benchStore },
+  cqrs: { title: "CQRS: commands and projections on Postgres", run: benchCqrs },
   "transport-postgres": { title: "Transport: Postgres (Eventloom vs a postgres.js SKIP LOCKED queue)", run: benchPostgresTransport },
   "transport-redis": { title: "Transport: Redis Streams (Eventloom vs ioredis XADD / XREADGROUP)", run: benchRedisTransport },
   "transport-kafka": { title: "Transport: Kafka (Eventloom vs kafkajs)", run: benchKafkaTransport },

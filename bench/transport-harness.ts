@@ -54,7 +54,8 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+/** The p-th percentile of ascending `sorted` (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
