@@ -258,9 +258,13 @@ export function schemaFor(shape: Shape, schema: JsonSchema, value: unknown): Jso
  */
 export function switchVariant(shape: Extract<Shape, { kind: "variants" }>, value: unknown, next: unknown): Record<string, unknown> {
   const variant = shape.variants.find((candidate) => Object.is(candidate.value, next)) ?? variantOf(shape, value);
-  const kept: Record<string, unknown> = {};
-  if (isNode(value)) for (const field of variant.fields) if (field.key in value) kept[field.key] = value[field.key];
-  return { ...initialValue(variant.fields), ...kept, [shape.discriminator]: variant.value };
+  const fresh = initialValue(variant.fields);
+  const switched: Record<string, unknown> = {};
+  for (const { key } of variant.fields) {
+    const kept = key === shape.discriminator ? variant.value : isNode(value) && key in value ? value[key] : fresh[key];
+    if (kept !== undefined) switched[key] = kept;
+  }
+  return switched;
 }
 
 /** The form for an object schema (or a discriminated union of them), or why it has none. */

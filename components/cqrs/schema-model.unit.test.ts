@@ -112,7 +112,9 @@ describe("discriminated unions", () => {
 
   it("keeps the shared fields and drops the old branch's own when the discriminator changes", () => {
     const completed = { sheetId: "0190f5e2-6a4b-7c3d-8e9f-0123456789ab", outcome: "completed", confidence: 0.9, durationMs: 5 };
-    expect(switchVariant(shape, completed, "failed")).toEqual({ sheetId: completed.sheetId, outcome: "failed", retryable: false });
+    const failed = switchVariant(shape, completed, "failed");
+    expect(failed).toEqual({ sheetId: completed.sheetId, outcome: "failed", retryable: false });
+    expect(Object.keys(failed)).toEqual(["sheetId", "outcome", "retryable"]);
   });
 
   it("validates against the chosen branch only", () => {

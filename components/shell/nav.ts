@@ -1,12 +1,14 @@
 import {
   Activity,
   ArchiveX,
+  DatabaseZap,
   Layers,
   LayoutDashboard,
   Network,
   Route,
   ScrollText,
   Settings,
+  SquareTerminal,
   Waves,
   Webhook,
   Workflow,
@@ -45,6 +47,8 @@ export const navigation: NavGroup[] = [
   {
     label: "Processing",
     items: [
+      { href: "/commands", label: "Commands", icon: SquareTerminal },
+      { href: "/read-models", label: "Read models", icon: DatabaseZap },
       { href: "/sagas", label: "Sagas", icon: Workflow },
       { href: "/streams", label: "Streams", icon: Waves },
     ],
