@@ -303,29 +303,39 @@ function anyOf(values: readonly string[], column: PgColumn): SQL {
 }
 
 /**
- * Every row in one statement with one parameter: the rows as a jsonb array of objects keyed by
- * column name, expanded by jsonb_to_recordset into the columns' own types. No parameter limit to
- * chunk around, and one statement text per table, however many rows.
+ * Every row in one statement with one parameter: the rows as a jsonb array of objects, expanded by
+ * jsonb_to_recordset into the columns' own types. No parameter limit to chunk around, and one
+ * statement text per table, however many rows. The objects name columns by position (`c0`, `c1`,
+ * ...) and leave nulls out (a missing field reads as null): a catch-up writes hundreds of rows per
+ * batch, and the payload's size drives what building, sending and parsing it costs (an exam_sheets
+ * batch: 91 kB instead of 166 kB with column names and nulls; bench/cqrs.ts).
  */
 function upsertStatement(physical: PhysicalTable, key: PgColumn, rows: readonly ReadModelRow[]): SQL {
   const columns = [...physical.columns];
   const records = rows.map((row) => {
     const record: Record<string, unknown> = {};
-    for (const [property, column] of columns) record[column.name] = row[property] ?? null;
+    columns.forEach(([property], index) => {
+      const value = row[property];
+      if (value !== null && value !== undefined) record[`c${index}`] = value;
+    });
     return record;
   });
   const names = sql.join(
     columns.map(([, column]) => sql.identifier(column.name)),
     sql`, `,
   );
+  const fields = sql.join(
+    columns.map((_, index) => sql.raw(`c${index}`)),
+    sql`, `,
+  );
   const definitions = sql.join(
-    columns.map(([, column]) => sql`${sql.identifier(column.name)} ${sql.raw(column.getSQLType())}`),
+    columns.map(([, column], index) => sql.raw(`c${index} ${column.getSQLType()}`)),
     sql`, `,
   );
   const updated = columns.filter(([, column]) => column !== key).map(([, column]) => sql`${sql.identifier(column.name)} = excluded.${sql.identifier(column.name)}`);
   const onConflict = updated.length === 0 ? sql`do nothing` : sql`do update set ${sql.join(updated, sql`, `)}`;
   return sql`insert into ${physical.table} (${names})
-             select ${names} from jsonb_to_recordset(${JSON.stringify(records)}::text::jsonb) as record(${definitions})
+             select ${fields} from jsonb_to_recordset(${JSON.stringify(records)}::text::jsonb) as record(${definitions})
              on conflict (${sql.identifier(key.name)}) ${onConflict}`;
 }
 
