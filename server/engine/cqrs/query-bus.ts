@@ -94,13 +94,15 @@ export class QueryBus {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const opened = await this.#source.open(projection);
-      if (!opened) {
+      // A client waiting for its write also waits out the moment before the first generation exists.
+      if (!opened && minPosition === undefined) {
         throw new EngineError("unavailable", `read model ${projection} is not built yet`, { retryAfterSeconds: 1 });
       }
-      if (minPosition === undefined || opened.position >= minPosition) return opened;
+      if (opened && (minPosition === undefined || opened.position >= minPosition)) return opened;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new EngineError("unavailable", `read model ${projection} at position ${opened.position} has not reached minPosition ${minPosition}`, {
+        const where = opened ? `at position ${opened.position}` : "not built yet and";
+        throw new EngineError("unavailable", `read model ${projection} ${where} has not reached minPosition ${minPosition}`, {
           retryAfterSeconds: 1,
         });
       }

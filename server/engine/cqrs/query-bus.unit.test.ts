@@ -192,6 +192,15 @@ describe("QueryBus", () => {
     });
   });
 
+  it("with minPosition, waits out a projection that has no generation yet, then says it is not built", async () => {
+    const { bus } = await setUp({ pollMs: 5 });
+    expect(await failure(bus.execute("drafts.count", {}, { principal: reader, minPosition: 1, waitMs: 30 }))).toMatchObject({
+      code: "unavailable",
+      message: "read model drafts not built yet and has not reached minPosition 1",
+      retryAfterSeconds: 1,
+    });
+  });
+
   it("waits for minPosition and answers from the read model that reached it", async () => {
     const { bus, write } = await setUp({ pollMs: 5 });
     const started = Date.now();
