@@ -26,6 +26,17 @@ export function idempotencyClaimFor(
   operation: string,
   body: unknown,
 ): IdempotencyClaim | undefined {
+  const key = idempotencyKeyOf(request);
+  if (key === undefined) return undefined;
+  return {
+    key: `events:${principal.id}:${key}`,
+    // Two bodies that differ only in key order or white space are the same request.
+    fingerprint: createHash("sha256").update(`${operation}\n${canonicalJson(body)}`, "utf8").digest("hex"),
+  };
+}
+
+/** The request's `Idempotency-Key`, checked (400 naming the header), or undefined when it has none. */
+export function idempotencyKeyOf(request: Request): string | undefined {
   const key = request.headers.get(IDEMPOTENCY_KEY_HEADER);
   if (key === null) return undefined;
   if (!IDEMPOTENCY_KEY_FORMAT.test(key)) {
@@ -33,9 +44,5 @@ export function idempotencyClaimFor(
       errors: [{ path: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters" }],
     });
   }
-  return {
-    key: `events:${principal.id}:${key}`,
-    // Two bodies that differ only in key order or white space are the same request.
-    fingerprint: createHash("sha256").update(`${operation}\n${canonicalJson(body)}`, "utf8").digest("hex"),
-  };
+  return key;
 }

@@ -1,7 +1,7 @@
 import type { Principal } from "@/server/engine/core/principal";
 import type { TaskRecord } from "@/server/engine/tasks/task-store";
-import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from "./idempotency";
-import { HttpProblem, problemResponse } from "./problem";
+import { IDEMPOTENT_REPLAYED_HEADER, idempotencyKeyOf } from "./idempotency";
+import { problemResponse } from "./problem";
 import { json, type RestContext } from "./route";
 import { listTasksQuery, submitTaskBody, type TaskAccepted, type TaskResource, type TaskTypeResource } from "./task-schemas";
 
@@ -10,23 +10,14 @@ import { listTasksQuery, submitTaskBody, type TaskAccepted, type TaskResource, t
  * task types with their input schemas.
  */
 
-// Visible ASCII, as for events (idempotency.ts).
-const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
-
 /**
  * The queue's idempotency key for this request, scoped by the caller so that two clients choosing
  * the same key never see each other's tasks. The queue compares the request itself (type, input,
  * priority, key): the same key for a different request is a 409.
  */
-function idempotencyKeyOf(request: Request, principal: Principal): string | undefined {
-  const key = request.headers.get(IDEMPOTENCY_KEY_HEADER);
-  if (key === null) return undefined;
-  if (!KEY_FORMAT.test(key)) {
-    throw new HttpProblem("bad_request", "Idempotency-Key must be 1 to 255 visible ASCII characters", {
-      errors: [{ path: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters" }],
-    });
-  }
-  return `tasks:${principal.id}:${key}`;
+function taskIdempotencyKey(request: Request, principal: Principal): string | undefined {
+  const key = idempotencyKeyOf(request);
+  return key === undefined ? undefined : `tasks:${principal.id}:${key}`;
 }
 
 /** A task as clients see it: the record without its idempotency internals. */
@@ -57,7 +48,7 @@ export function toTaskResource(task: TaskRecord): TaskResource {
 export async function submitTask(context: RestContext<unknown>): Promise<Response> {
   const { value } = await context.readJson(["application/json"]);
   const body = context.body(submitTaskBody, value);
-  const idempotencyKey = idempotencyKeyOf(context.request, context.principal);
+  const idempotencyKey = taskIdempotencyKey(context.request, context.principal);
   const traceparent = context.request.headers.get("traceparent");
   const submitted = await context.container.tasks.submit({
     type: body.type,
