@@ -74,10 +74,11 @@ async function transactionRows<T>(tx: Transaction, query: SQL): Promise<T[]> {
  * the migration-created templates `rm_<table>`; `eventloom_projection_generations` holds each
  * generation's status and position (its checkpoint).
  *
- * A batch is one transaction: the generation's row is locked first (two runners of one projection
- * serialise there, and the later one sees the position moved), the rows are loaded, computed and
- * written back with one statement per table and kind whatever the row count, and the position
- * moves last, so a crash at any point leaves rows and position as they were.
+ * A batch is one transaction: the generation's position moves first, from the expected one only,
+ * which locks its row (two runners of one projection serialise there, and the later one sees the
+ * position moved); the rows are then loaded, computed and written back with one statement per
+ * table and kind whatever the row count, so a crash at any point leaves rows and position as they
+ * were.
  */
 export class PostgresReadModelStore implements ReadModelStore, ReadModelSource {
   readonly #physical = new Map<string, PhysicalTable>();
@@ -136,13 +137,22 @@ export class PostgresReadModelStore implements ReadModelStore, ReadModelSource {
       return { physical, key: columnOf(physical, projected.table.key) };
     };
     return this.database.db.transaction(async (tx) => {
-      const [locked] = await transactionRows<{ position: number | string }>(
-        tx,
-        sql`select ${projectionGenerations.position} as "position" from ${projectionGenerations}
-            where ${and(eq(projectionGenerations.projection, projection.name), eq(projectionGenerations.generation, generation))}
-            for update`,
-      );
-      if (!locked || Number(locked.position) !== positions.expected) return "moved";
+      // The position moves first: the update locks the generation's row for the rest of the batch
+      // (a concurrent batch from the same position waits, then finds it moved and updates nothing),
+      // and a batch that fails later rolls it back with the rows. One statement, not a lock and an
+      // update.
+      const moved = await tx
+        .update(projectionGenerations)
+        .set({ position: positions.next })
+        .where(
+          and(
+            eq(projectionGenerations.projection, projection.name),
+            eq(projectionGenerations.generation, generation),
+            eq(projectionGenerations.position, positions.expected),
+          ),
+        )
+        .returning({ generation: projectionGenerations.generation });
+      if (moved.length === 0) return "moved";
 
       const changes = await compute(async (table, keys) => {
         const { physical, key } = tableOf(table.name);
@@ -161,10 +171,6 @@ export class PostgresReadModelStore implements ReadModelStore, ReadModelSource {
         if (change.upserts.length > 0) await tx.execute(upsertStatement(physical, key, change.upserts));
         if (change.deletes.length > 0) await tx.execute(sql`delete from ${physical.table} where ${key} = ${anyOf(change.deletes, key)}`);
       }
-      await tx
-        .update(projectionGenerations)
-        .set({ position: positions.next })
-        .where(and(eq(projectionGenerations.projection, projection.name), eq(projectionGenerations.generation, generation)));
       return "applied";
     });
   }
