@@ -12,6 +12,9 @@ import { formatRate } from "../ui/live-figures";
 import { RelativeTime } from "../ui/relative-time";
 
 export type ProjectionStatus = RouterOutputs["readModels"]["list"][number];
+
+/** A rebuild asked for from this page: being started, started into a generation, or refused. */
+export type RebuildRequest = { state: "starting" } | { state: "started"; generation: number } | { state: "failed"; message: string };
 type ProjectionState = ProjectionStatus["state"];
 
 const stateLook: Record<ProjectionState, { label: string; tone: BadgeTone; dot: string }> = {
@@ -67,18 +70,20 @@ export function ProjectionCard({
   status,
   rates,
   canRebuild,
-  switchedTo,
+  request,
   onRebuild,
 }: {
   status: ProjectionStatus;
   rates: ReadonlyArray<{ at: number; value: number }>;
   canRebuild: boolean;
-  /** The generation a rebuild requested from this page switched to, once it did. */
-  switchedTo: number | undefined;
+  request: RebuildRequest | undefined;
   onRebuild(): void;
 }) {
   const caughtUp = status.headPosition === 0 ? 1 : status.position / status.headPosition;
   const { rebuild, lastError } = status;
+  const switched = request?.state === "started" && status.generation !== null && status.generation >= request.generation;
+  // Between the request and the first figures of the new generation (creating it takes a moment).
+  const pending = !rebuild && (request?.state === "starting" || (request?.state === "started" && !switched));
   return (
     <Card className="flex flex-col" data-testid="projection-card" data-projection={status.name} data-state={status.state}>
       <div className="flex items-start justify-between gap-3 px-5 pt-4">
@@ -90,8 +95,15 @@ export function ProjectionCard({
           <p className="mt-1 line-clamp-2 text-sm text-muted-foreground">{status.description}</p>
         </div>
         {canRebuild ? (
-          <Button variant="outline" size="sm" onClick={onRebuild} disabled={rebuild !== null} data-testid="projection-rebuild" title={rebuild ? "A rebuild is running" : `Rebuild ${status.name} from position 0`}>
-            <RefreshCcw aria-hidden className={cn(rebuild && "animate-spin [animation-duration:2s]")} />
+          <Button
+            variant="outline"
+            size="sm"
+            onClick={onRebuild}
+            disabled={rebuild !== null || pending}
+            data-testid="projection-rebuild"
+            title={rebuild || pending ? "A rebuild is running" : `Rebuild ${status.name} from position 0`}
+          >
+            <RefreshCcw aria-hidden className={cn((rebuild || pending) && "animate-spin [animation-duration:2s]")} />
             Rebuild
           </Button>
         ) : null}
@@ -147,10 +159,24 @@ export function ProjectionCard({
             Queries keep reading g{status.generation ?? "—"} until g{rebuild.generation} has caught up, then switch over.
           </p>
         </div>
-      ) : switchedTo !== undefined && status.generation === switchedTo ? (
+      ) : pending ? (
+        <div className="mx-5 mt-4 space-y-2 rounded-lg border border-primary/25 bg-accent/50 px-3.5 py-3" data-testid="projection-rebuild-starting">
+          <p className="text-xs font-medium text-accent-foreground">
+            {request?.state === "started" ? `Rebuilding into g${request.generation}…` : "Starting a rebuild: creating the next generation…"}
+          </p>
+          <div className="h-1.5 overflow-hidden rounded-full bg-muted" aria-hidden>
+            <div className="h-full w-1/3 animate-pulse rounded-full bg-primary/60" />
+          </div>
+        </div>
+      ) : request?.state === "started" && switched ? (
         <p className="mx-5 mt-4 flex items-center gap-2 rounded-lg border border-emerald-200 bg-emerald-50 px-3.5 py-2.5 text-xs text-emerald-800 dark:border-emerald-500/25 dark:bg-emerald-500/10 dark:text-emerald-200" data-testid="projection-switched">
           <CircleCheck className="size-4 shrink-0" aria-hidden />
-          Rebuilt: queries now read generation g{switchedTo}.
+          Rebuilt: queries now read generation g{status.generation}.
+        </p>
+      ) : request?.state === "failed" ? (
+        <p className="mx-5 mt-4 flex items-center gap-2 rounded-lg border border-red-200 bg-red-50 px-3.5 py-2.5 text-xs text-red-800 dark:border-red-500/25 dark:bg-red-500/10 dark:text-red-200" role="alert">
+          <CircleX className="size-4 shrink-0" aria-hidden />
+          Could not start the rebuild: {request.message}
         </p>
       ) : null}
 

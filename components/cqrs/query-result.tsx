@@ -4,6 +4,8 @@ import { Braces, Table2 } from "lucide-react";
 import { useState } from "react";
 import { Badge } from "../ui/badge";
 import { JsonView } from "../ui/json-view";
+import { RelativeTime } from "../ui/relative-time";
+import { ShortId } from "../ui/short-id";
 import { Table, Td, Th, THead } from "../ui/table";
 import { Tabs } from "../ui/tabs";
 
@@ -11,6 +13,9 @@ type Row = Record<string, unknown>;
 
 const MAX_ROWS = 200;
 const MAX_COLUMNS = 12;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
 
 const isRow = (value: unknown): value is Row => typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -40,14 +45,11 @@ function Cell({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span className="text-muted-foreground/60">—</span>;
   if (typeof value === "number") return <span className="font-mono tabular-nums">{value.toLocaleString()}</span>;
   if (typeof value === "boolean") return <span className="font-mono text-violet-700 dark:text-violet-300">{String(value)}</span>;
-  if (value instanceof Date) return <span className="font-mono text-xs">{value.toISOString()}</span>;
+  if (value instanceof Date) return <RelativeTime time={value} className="text-xs whitespace-nowrap" />;
   if (typeof value === "string") {
-    const mono = /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(value) || /^\d{4}-\d\d-\d\dT/.test(value);
-    return (
-      <span className={mono ? "font-mono text-xs" : undefined} title={value}>
-        {value.length > 80 ? `${value.slice(0, 80)}…` : value}
-      </span>
-    );
+    if (UUID.test(value)) return <ShortId id={value} />;
+    if (ISO_TIME.test(value)) return <RelativeTime time={value} className="text-xs whitespace-nowrap" />;
+    return <span title={value}>{value.length > 80 ? `${value.slice(0, 80)}…` : value}</span>;
   }
   const text = JSON.stringify(value);
   return (
@@ -103,7 +105,7 @@ export function QueryResultView({ result }: { result: unknown }) {
               {table.rows.slice(0, MAX_ROWS).map((row, index) => (
                 <tr key={index} className="border-b border-border last:border-b-0">
                   {columns.map((column) => (
-                    <Td key={column} className="max-w-72 truncate text-sm">
+                    <Td key={column} className="max-w-64 truncate text-sm">
                       <Cell value={row[column]} />
                     </Td>
                   ))}

@@ -80,7 +80,7 @@ function QueryForm({ query, prefill }: { query: QueryInfo; prefill: QueryPrefill
   }
 
   return (
-    <div className="grid xl:grid-cols-[minmax(0,28rem)_minmax(0,1fr)]">
+    <div className="grid xl:grid-cols-[minmax(0,22rem)_minmax(0,1fr)] 2xl:grid-cols-[minmax(0,26rem)_minmax(0,1fr)]">
       <form onSubmit={onSubmit} noValidate className="space-y-4 border-b border-border p-5 xl:border-r xl:border-b-0" data-testid="query-form" data-query={query.name}>
         <div className="flex flex-wrap items-center gap-x-3 gap-y-1 text-xs text-muted-foreground">
           <span className="inline-flex items-center gap-1.5">

@@ -8,15 +8,14 @@ import { useCallback, useMemo, useState } from "react";
 import { useTRPC } from "../trpc";
 import { Button } from "../ui/button";
 import { Card } from "../ui/card";
-import { cn } from "../ui/cn";
 import { EmptyState } from "../ui/empty-state";
-import { Alert, ErrorState, errorMessage } from "../ui/error-state";
+import { ErrorState, errorMessage } from "../ui/error-state";
 import { formatRate, LiveStatus, Stat } from "../ui/live-figures";
 import { Dialog } from "../ui/overlay";
 import { PageHeader } from "../ui/page-header";
 import { RefreshControl, useRefreshInterval } from "../ui/refresh-control";
 import { Skeleton } from "../ui/spinner";
-import { ProjectionCard, type ProjectionStatus } from "./projection-card";
+import { ProjectionCard, type ProjectionStatus, type RebuildRequest } from "./projection-card";
 import { QueryRunner, type QueryPrefill } from "./query-runner";
 
 interface Snapshot {
@@ -29,34 +28,28 @@ const ALLOWED_INTERVALS = [0, ...INTERVALS];
 /** A minute of rates per projection, for the sparklines. */
 const HISTORY_MS = 60_000;
 
-function RebuildDialog({ projection, onClose, onStarted }: { projection: ProjectionStatus | null; onClose(): void; onStarted(name: string, generation: number): void }) {
-  const trpc = useTRPC();
-  const rebuild = useMutation(
-    trpc.readModels.rebuild.mutationOptions({
-      onSuccess(result, input) {
-        onStarted(input.name, result.generation);
-        onClose();
-      },
-    }),
-  );
-  const close = () => {
-    rebuild.reset();
-    onClose();
-  };
+/** Asks before a rebuild: what it does, and that queries keep answering meanwhile. */
+function RebuildDialog({ projection, onClose, onConfirm }: { projection: ProjectionStatus | null; onClose(): void; onConfirm(name: string): void }) {
   return (
     <Dialog
       open={projection !== null}
-      onClose={close}
+      onClose={onClose}
       title={`Rebuild ${projection?.name ?? ""}?`}
       description="A blue/green rebuild: a fresh generation is built from position 0 beside the current one."
       footer={
         <>
-          <Button variant="outline" onClick={close}>
+          <Button variant="outline" onClick={onClose}>
             Cancel
           </Button>
-          <Button onClick={() => projection && rebuild.mutate({ name: projection.name })} disabled={rebuild.isPending} data-testid="rebuild-confirm">
-            <RefreshCcw aria-hidden className={cn(rebuild.isPending && "animate-spin")} />
-            {rebuild.isPending ? "Starting…" : "Start rebuild"}
+          <Button
+            onClick={() => {
+              if (projection) onConfirm(projection.name);
+              onClose();
+            }}
+            data-testid="rebuild-confirm"
+          >
+            <RefreshCcw aria-hidden />
+            Start rebuild
           </Button>
         </>
       }
@@ -68,7 +61,6 @@ function RebuildDialog({ projection, onClose, onStarted }: { projection: Project
         </li>
         <li>Once it has caught up with the log, queries switch over to it and the old generation is dropped.</li>
       </ul>
-      {rebuild.isError ? <Alert className="mt-4">{errorMessage(rebuild.error)}</Alert> : null}
     </Dialog>
   );
 }
@@ -83,7 +75,16 @@ export function ReadModelsPage() {
   const [snapshot, setSnapshot] = useState<Snapshot | undefined>(undefined);
   const [rates, setRates] = useState<Map<string, Array<{ at: number; value: number }>>>(new Map());
   const [confirming, setConfirming] = useState<ProjectionStatus | null>(null);
-  const [requested, setRequested] = useState<Map<string, number>>(new Map());
+  const [requests, setRequests] = useState<ReadonlyMap<string, RebuildRequest>>(new Map());
+  const rebuild = useMutation(trpc.readModels.rebuild.mutationOptions());
+  const startRebuild = (name: string) => {
+    const settle = (request: RebuildRequest) => setRequests((previous) => new Map(previous).set(name, request));
+    settle({ state: "starting" });
+    rebuild.mutateAsync({ name }).then(
+      ({ generation }) => settle({ state: "started", generation }),
+      (error: unknown) => settle({ state: "failed", message: errorMessage(error) }),
+    );
+  };
 
   const onData = useCallback((data: Snapshot) => {
     setSnapshot(data);
@@ -114,7 +115,7 @@ export function ReadModelsPage() {
     <>
       <PageHeader
         title="Read models"
-        description="Projections build query tables from the event log: how far each has caught up, and a blue/green rebuild when one must start over."
+        description="Projections build query tables from the event log: how far each has caught up, and rebuilds."
         actions={<RefreshControl value={refresh} onChange={setRefresh} intervals={INTERVALS} resumeTo={1_000} />}
       />
 
@@ -127,7 +128,7 @@ export function ReadModelsPage() {
           />
           <Stat label="Log head" value={head.toLocaleString()} hint="highest position in the log" />
           <Stat label="Highest lag" value={<span className={maxLag > 0 ? "text-amber-700 dark:text-amber-300" : undefined}>{maxLag.toLocaleString()}</span>} hint="events not yet applied" />
-          <Stat label="Applying" value={`${formatRate(rate)}/s`} hint="events per second, every projection" />
+          <Stat label="Applying" value={`${formatRate(rate)}/s`} hint="events/s, all projections" />
         </div>
       ) : null}
 
@@ -169,7 +170,7 @@ export function ReadModelsPage() {
               status={item}
               rates={rates.get(item.name) ?? []}
               canRebuild={canRebuild}
-              switchedTo={requested.get(item.name)}
+              request={requests.get(item.name)}
               onRebuild={() => setConfirming(item)}
             />
           ))}
@@ -180,11 +181,7 @@ export function ReadModelsPage() {
         <QueryRunner prefill={prefill} />
       </div>
 
-      <RebuildDialog
-        projection={confirming}
-        onClose={() => setConfirming(null)}
-        onStarted={(name, generation) => setRequested((previous) => new Map(previous).set(name, generation))}
-      />
+      <RebuildDialog projection={confirming} onClose={() => setConfirming(null)} onConfirm={startRebuild} />
     </>
   );
 }

@@ -235,7 +235,8 @@ function JsonDraft({ draft, issues, id }: { draft: SchemaDraft; issues: readonly
 
 /** Which controls take the whole row. */
 function isWide(control: Control): boolean {
-  return control.kind === "object" || control.kind === "list" || control.kind === "choices" || (control.kind === "text" && control.multiline);
+  if (control.kind === "text") return control.multiline || control.format === "uuid";
+  return control.kind === "object" || control.kind === "list" || control.kind === "choices";
 }
 
 interface FieldContext {
@@ -432,7 +433,7 @@ function TextControl({ control, field, id, value, invalid, label, onChange }: Co
   if (control.format === "uuid" || control.format === "date-time") {
     const uuid = control.format === "uuid";
     return (
-      <div className="flex gap-2">
+      <div className={cn("flex gap-2", uuid && "max-w-xl")}>
         <Input {...common} className="min-w-0 flex-1 font-mono text-xs" placeholder={uuid ? "0190f5e2-6a4b-7c3d-8e9f-0123456789ab" : "2026-01-31T09:00:00Z"} />
         <Button
           variant="outline"
