@@ -37,7 +37,11 @@ export interface ProjectionRunnerOptions {
   projections: readonly ProjectionDefinition[];
   /** Brings a stored event to the latest version of its type (EventTypeRegistry.upcast). */
   upcast(event: StoredEvent): StoredEvent;
-  /** Events read per batch. Default 1000. */
+  /**
+   * Events read per batch, and so per read-model transaction. Default 5000: catch-up over 100,000
+   * events ran 1.3-1.5x faster than with 1000 (fewer commits, a row touched by several events of a
+   * page written once; docs/performance.md, CQRS), and a live runner reads small pages anyway.
+   */
   batchSize?: number;
   /** How often an idle runner looks for appends it was not told about (other processes'). Default 250 ms. */
   pollIntervalMs?: number;
@@ -105,7 +109,7 @@ export class ProjectionRunner {
     const repeated = names.find((name, index) => names.indexOf(name) !== index);
     if (repeated !== undefined) throw new Error(`projection ${repeated} is defined more than once`);
     this.#options = options;
-    this.#batchSize = options.batchSize ?? 1000;
+    this.#batchSize = options.batchSize ?? 5000;
     this.projections = options.projections;
     this.#workers = new Map(options.projections.map((projection) => [projection.name, new ProjectionWorker(projection, options, this.#batchSize)]));
   }
