@@ -1,8 +1,8 @@
 import { z } from "zod";
+import { IDEMPOTENCY_KEY_FORMAT } from "../../rest/idempotency";
 import { authedProcedure, createTRPCRouter, scoped } from "../init";
 
-// Visible ASCII, as REST's Idempotency-Key (rest/idempotency.ts).
-const idempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, "must be 1 to 255 visible ASCII characters");
+const idempotencyKey = z.string().regex(IDEMPOTENCY_KEY_FORMAT, "must be 1 to 255 visible ASCII characters");
 
 export const commandsRouter = createTRPCRouter({
   /**
