@@ -33,7 +33,7 @@ import { percentile } from "./transport-harness";
  *   PostgresEventStore.append of the very same envelopes with the same expected versions, so the
  *   ratio is what the pipeline adds to the append it ends with;
  * - projection catch-up of the domain's three projections over a log of 100,000 domain events
- *   (cqrs-log.ts), in pages of 1,000 (the runner's default) and of 5,000: a ProjectionRunner from
+ *   (cqrs-log.ts), in pages of 1,000 and of 5,000 (the runner's default): a ProjectionRunner from
  *   position 0 to the head against the same final rows written per page with a plain postgres.js `INSERT ... ON CONFLICT DO UPDATE` into copies of the
  *   read-model tables, the pages read and upcast beforehand and folded in memory with the same
  *   `applyEventsToRows` (no loads, no transaction, no checkpoint). The ratio is what reading,
@@ -50,7 +50,7 @@ const CONCURRENT_EXAMS_PER_CLIENT = 8;
 const CATCH_UP_EVENTS = 100_000;
 /** Events per append while filling the log (not measured). */
 const LOG_APPEND = 1_000;
-/** Catch-ups in pages of the runner's default size, then of a larger one (fewer, bigger transactions). */
+/** Catch-ups in pages of 1,000, then of the runner's default 5,000 (fewer, bigger transactions). */
 const CATCH_UP_PAGES = [1_000, 5_000];
 /** Catch-ups per page size, the sides taking turns; the best of each side counts (the machine is shared). */
 const CATCH_UP_ROUNDS = 2;

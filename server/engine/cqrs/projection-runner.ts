@@ -54,6 +54,12 @@ export interface ProjectionRunnerOptions {
   clock?: Clock;
 }
 
+/**
+ * A projection further behind the head than this is reported as catching up rather than live.
+ * Fixed rather than the batch size: a batch is a unit of work, not of how stale a reader may be.
+ */
+const LIVE_LAG_EVENTS = 1_000;
+
 /** The window eventsPerSecond averages over. */
 const RATE_WINDOW_MS = 5_000;
 
@@ -157,7 +163,7 @@ export class ProjectionRunner {
             ? "stopped"
             : building
               ? "rebuilding"
-              : lag > this.#batchSize
+              : lag > LIVE_LAG_EVENTS
                 ? "catching_up"
                 : "live";
         return {

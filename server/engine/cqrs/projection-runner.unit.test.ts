@@ -504,7 +504,8 @@ describe("ProjectionRunner", () => {
 
   it("reports position, lag, state and rate the same way before, during and after catch-up", async () => {
     const { store, readModels, runner, positionOfProjected } = setUp();
-    await append(store, history(40));
+    // More than the 1,000 events behind at which a projection counts as catching up, not live.
+    await append(store, history(1_100));
     const head = await store.headPosition();
     const firstPage = await positionOfProjected(10);
     const running = runner();
@@ -535,7 +536,7 @@ describe("ProjectionRunner", () => {
 
     release();
     await waitFor(async () => expect((await running.status())[0]).toMatchObject({ state: "live", position: head, lag: 0 }));
-    const projected = (await store.readAll({ types: ["account.*"], limit: 1000 })).events.length;
+    const projected = (await store.readAll({ types: ["account.*"], limit: 5_000 })).events.length;
     expect((await running.status())[0]?.eventsPerSecond).toBe(projected / 5);
   });
 
