@@ -4,8 +4,9 @@ import {
   type ProjectedEvent,
   type ProjectionDefinition,
 } from "@/server/engine/cqrs/read-model";
-import { sheetStatuses, sheetStreamId, type GradingMethod, type SheetEvent, type SheetStatus } from "./answer-sheet";
-import { examStreamId, type ExamEvent, type ExamStatus } from "./exam";
+import { decidedEvent, isSheetEvent, type AggregateEvent } from "./aggregate-events";
+import { sheetStatuses, type GradingMethod, type SheetEvent, type SheetStatus } from "./answer-sheet";
+import type { ExamStatus } from "./exam";
 
 /**
  * The domain's read models, built from the log by the projection runner:
@@ -15,10 +16,7 @@ import { examStreamId, type ExamEvent, type ExamStatus } from "./exam";
  * - `grading_stats`: per exam, the score distribution, reviews, failures and grading time. This
  *   is the analytics concern of the pipeline: it needs no reaction of its own.
  *
- * Only events the aggregates decided count: they live in the aggregate's stream (`exam-<id>`,
- * `sheet-<id>`). The same types published directly (`POST /api/v1/events`, or by the demo
- * traffic of earlier versions) never went through the deciders' rules, so they are skipped.
- * Because the deciders enforce the sheet's state machine, each event type moves a sheet from one
+ * Only events the aggregates decided count (aggregate-events.ts). Because the deciders enforce the sheet's state machine, each event type moves a sheet from one
  * known status to the next, which lets the exam rows count sheets without keeping them.
  */
 
@@ -100,20 +98,8 @@ export const examsTable = defineTable<ExamRow>("exams", "examId");
 export const examSheetsTable = defineTable<ExamSheetRow>("exam_sheets", "sheetId");
 export const gradingStatsTable = defineTable<GradingStatsRow>("grading_stats", "examId");
 
-type AggregateEvent = ExamEvent | SheetEvent;
-
-const EXAM_EVENT_TYPES: ReadonlySet<string> = new Set<ExamEvent["type"]>(["exam.created", "exam.updated", "exam.deleted", "exam.results_published"]);
-const SHEET_EVENT_TYPES: ReadonlySet<string> = new Set<SheetEvent["type"]>([
-  "sheet.submitted", "ocr.started", "ocr.completed", "ocr.failed", "grading.started", "grading.completed", "grading.failed", "grading.reviewed",
-]);
-
-/** The event as its aggregate decided it, or undefined when it is not an aggregate's (see above). */
-export function aggregateEvent(event: ProjectedEvent): AggregateEvent | undefined {
-  const decided = { type: event.type, data: event.data } as AggregateEvent;
-  if (EXAM_EVENT_TYPES.has(event.type)) return event.streamid === examStreamId((decided.data as { examId: string }).examId) ? decided : undefined;
-  if (SHEET_EVENT_TYPES.has(event.type)) return event.streamid === sheetStreamId((decided.data as { sheetId: string }).sheetId) ? decided : undefined;
-  return undefined;
-}
+/** The event as its aggregate decided it, or undefined (aggregate-events.ts). */
+export const aggregateEvent = (event: ProjectedEvent): AggregateEvent | undefined => decidedEvent(event, event.streamid);
 
 /** The status a sheet moves from and to on each event after its submission. */
 const SHEET_TRANSITIONS: Readonly<Record<Exclude<SheetEvent["type"], "sheet.submitted">, readonly [SheetStatus, SheetStatus]>> = {
@@ -127,8 +113,6 @@ const SHEET_TRANSITIONS: Readonly<Record<Exclude<SheetEvent["type"], "sheet.subm
 };
 
 const noSheets = (): SheetCounts => Object.fromEntries(sheetStatuses.map((status) => [status, 0])) as SheetCounts;
-
-const isSheetEvent = (event: AggregateEvent): event is SheetEvent => SHEET_EVENT_TYPES.has(event.type);
 
 const examKeys = (event: ProjectedEvent): string[] => {
   const decided = aggregateEvent(event);

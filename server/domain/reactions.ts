@@ -18,6 +18,7 @@ import {
   sheetSubmittedSchema,
   type DomainEventData,
 } from "./events";
+import { decidedEvent } from "./aggregate-events";
 import { gradingExecutionInput, gradingExecutionResult, ocrProcessingInput, ocrProcessingResult, reportSections } from "./tasks";
 
 /**
@@ -32,6 +33,9 @@ import { gradingExecutionInput, gradingExecutionResult, ocrProcessingInput, ocrP
  * - notification: graded, reviewed, unreadable sheets and published results -> `notification.sent`.
  * - analytics needs no reaction: the `grading_stats` projection (projections.ts) is built from the
  *   same events.
+ *
+ * Only events an aggregate decided are reacted to (aggregate-events.ts): the same types published
+ * directly are acknowledged and left alone.
  *
  * Delivery is at least once, so every handler may run again for the same event. That is harmless:
  * the deciders decide nothing when a step is started or an outcome recorded again, tasks are
@@ -134,6 +138,7 @@ function processingReaction(deps: DomainReactionDeps): DomainReaction {
     types: ["sheet.submitted", TASK_EVENT_TYPES.succeeded, TASK_EVENT_TYPES.dead],
     async handle(event) {
       if (event.type === "sheet.submitted") {
+        if (!decidedEvent(event, event.subject)) return;
         const { sheetId, examId, studentId, pageCount } = dataOf(event, sheetSubmittedSchema);
         await run(deps.commands, event, "sheet.start_ocr", { sheetId, engine: OCR_ENGINE });
         await submitTask(deps, event, {
@@ -167,6 +172,7 @@ function gradingReaction(deps: DomainReactionDeps): DomainReaction {
     description: "Grading: starts automatic grading of every sheet OCR read (a grading_execution task, high priority) and records how the task ended.",
     types: ["ocr.completed", "grading.started", TASK_EVENT_TYPES.succeeded, TASK_EVENT_TYPES.dead],
     async handle(event) {
+      if ((event.type === "ocr.completed" || event.type === "grading.started") && !decidedEvent(event, event.subject)) return;
       if (event.type === "ocr.completed") {
         const { sheetId } = dataOf(event, ocrCompletedSchema);
         await run(deps.commands, event, "sheet.start_grading", { sheetId, graderId: AUTO_GRADER, method: "auto" });
@@ -205,6 +211,7 @@ function examReaction(deps: DomainReactionDeps): DomainReaction {
     description: "Exams: generates the report of an exam whose results were published (a report_generation task, low priority).",
     types: ["exam.results_published"],
     async handle(event) {
+      if (!decidedEvent(event, event.subject)) return;
       const { examId, publishedBy } = dataOf(event, examResultsPublishedSchema);
       await submitTask(deps, event, {
         type: "report_generation",
@@ -246,6 +253,7 @@ function notificationReaction(deps: DomainReactionDeps): DomainReaction {
     description: "Notifications: tells students their sheet was graded, reviewed or could not be read, and everyone who sat an exam that its results are out.",
     types: ["grading.completed", "grading.reviewed", "ocr.failed", "exam.results_published"],
     async handle(event) {
+      if (!decidedEvent(event, event.subject)) return;
       const notification = notificationOf(event);
       await deps.publish([
         {

@@ -4,6 +4,8 @@ import { EngineError, NonRetryableError, RuleViolationError, VersionConflictErro
 import type { CommandExecutionContext, CommandExecutor } from "@/server/engine/cqrs/command";
 import type { DomainEventData, DomainEventType } from "./events";
 import { domainHarness, FakeTaskQueue, teacher } from "./domain.fixtures";
+import { sheetStreamId } from "./answer-sheet";
+import { examStreamId } from "./exam";
 import { AUTO_GRADER, domainReactions, type DomainReaction } from "./reactions";
 
 const examId = "019c1f5e-8a00-7000-8000-000000000001";
@@ -13,8 +15,11 @@ const taskId = "019c1f5e-8a00-7000-8000-000000000004";
 const correlationid = "019c1f5e-8a00-7000-8000-0000000000cc";
 const ref = { sheetId, examId, studentId: "stu-10001" };
 
+/** As the command bus writes them: in their aggregate's stream, which is the subject. */
+const aggregateStream = (type: DomainEventType) => (type.startsWith("exam.") ? examStreamId(examId) : sheetStreamId(sheetId));
+
 function eventOf<T extends DomainEventType>(type: T, data: DomainEventData[T], schemaversion?: number): EventEnvelope {
-  return buildEnvelope({ type, data, correlationid, ...(schemaversion ? { schemaversion } : {}) });
+  return buildEnvelope({ type, data, correlationid, subject: aggregateStream(type), ...(schemaversion ? { schemaversion } : {}) });
 }
 const taskEvent = (type: "task.succeeded" | "task.dead", data: Record<string, unknown>) => buildEnvelope({ type, data, correlationid });
 
@@ -144,7 +149,7 @@ describe("domain reactions", () => {
 
     it("dead-letters a grading.started of version 1: it does not say what to grade against", async () => {
       const { tasks, deliver } = setUp();
-      const v1 = buildEnvelope({ type: "grading.started", data: { ...ref, graderId: AUTO_GRADER, method: "auto" }, schemaversion: 1 });
+      const v1 = buildEnvelope({ type: "grading.started", subject: sheetStreamId(sheetId), data: { ...ref, graderId: AUTO_GRADER, method: "auto" }, schemaversion: 1 });
       await expect(deliver(v1)).rejects.toBeInstanceOf(NonRetryableError);
       expect(tasks.submits).toEqual([]);
     });
@@ -183,6 +188,18 @@ describe("domain reactions", () => {
         traceparent: expect.any(String),
       },
     ]);
+  });
+
+  it("leaves alone the same types published directly, outside their aggregate's stream", async () => {
+    const { executed, tasks, published, deliver } = setUp();
+    const direct = [
+      buildEnvelope({ type: "sheet.submitted", subject: sheetId, data: { ...ref, batchId, pageCount: 2, questionCount: 20, maxScore: 80 } }),
+      buildEnvelope({ type: "ocr.completed", subject: sheetId, data: { ...ref, pageCount: 2, confidence: 0.9, answersDetected: 20, durationMs: 800 } }),
+      buildEnvelope({ type: "grading.completed", data: { ...ref, graderId: AUTO_GRADER, score: 61.5, maxScore: 80, durationMs: 1500 } }),
+      buildEnvelope({ type: "exam.results_published", subject: examId, data: { examId, publishedBy: "key-okafor" } }),
+    ];
+    for (const event of direct) await deliver(event);
+    expect({ executed, submits: tasks.submits, published }).toEqual({ executed: [], submits: [], published: [] });
   });
 
   describe("notification", () => {
