@@ -12,21 +12,24 @@ const LOCK_NAMESPACE = 0x45564c;
  * connection loss, and that session holds nothing.
  */
 export class PostgresAdvisoryLease implements Lease {
-  private readonly session: postgres.Sql;
+  private session: postgres.Sql;
 
-  constructor(databaseUrl: string) {
-    this.session = postgres(databaseUrl, { max: 1, onnotice: () => {}, idle_timeout: 0 });
+  constructor(private readonly databaseUrl: string) {
+    this.session = this.connect();
   }
 
   async tryAcquire(name: string, _owner: string, _ttlMs: number): Promise<boolean> {
     // A session that died under us may report it on the next query or two (the server's
-    // termination notice, then the closed socket) before the driver reconnects. A new session
-    // holds no lock, so asking again on it gives the true answer.
+    // termination notice, then the closed socket), and the driver has been seen to leave a query
+    // on such a connection waiting forever. Either way the session is replaced by a new one,
+    // which holds no lock, so asking again on it gives the true answer.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.acquireOrConfirm(name);
+        return await this.withinDeadline(this.acquireOrConfirm(name));
       } catch (error) {
-        if (!isConnectionLoss(error) || attempt === 3) throw error;
+        if (!(error instanceof SessionStalled) && !isConnectionLoss(error)) throw error;
+        this.replaceSession();
+        if (attempt === 3) throw error;
       }
     }
   }
@@ -45,11 +48,44 @@ export class PostgresAdvisoryLease implements Lease {
   }
 
   async release(name: string, _owner: string): Promise<void> {
-    await this.session`select pg_advisory_unlock(${LOCK_NAMESPACE}, hashtext(${name}))`;
+    await this.withinDeadline(this.session`select pg_advisory_unlock(${LOCK_NAMESPACE}, hashtext(${name}))`);
   }
 
   async close(): Promise<void> {
     await this.session.end({ timeout: 5 });
+  }
+
+  private connect(): postgres.Sql {
+    return postgres(this.databaseUrl, { max: 1, onnotice: () => {}, idle_timeout: 0 });
+  }
+
+  /** Drops the session (and every lock it may still hold) for a new one. */
+  private replaceSession(): void {
+    const lost = this.session;
+    this.session = this.connect();
+    lost.end({ timeout: 0 }).catch(() => {});
+  }
+
+  private async withinDeadline<T>(query: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SessionStalled()), SESSION_DEADLINE_MS);
+    });
+    try {
+      return await Promise.race([query, stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A lease query that has not answered in this long is on a dead connection (they take milliseconds). */
+const SESSION_DEADLINE_MS = 5_000;
+
+class SessionStalled extends Error {
+  override name = "SessionStalled";
+  constructor() {
+    super(`advisory lease query did not answer within ${SESSION_DEADLINE_MS} ms`);
   }
 }
 
