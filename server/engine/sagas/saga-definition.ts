@@ -98,15 +98,17 @@ export interface SagaChildrenResult {
  * - `task`: the task's result once it succeeded (the step waits for `task.succeeded`; `task.dead`
  *   fails the attempt, and a non-retryable death fails the step at once);
  * - `http`: the SagaHttpResponse;
- * - `children`: starts one child saga per entry (ids derived from this saga's id and the key, so
- *   a restart starts none twice) and waits until all of them ended: a SagaChildrenResult;
+ * - `children`: starts one child saga per entry and waits until all of them ended: a
+ *   SagaChildrenResult. A child's id is the entry's `sagaId`, or else derived from this saga's id
+ *   and the key; either way a restart starts none twice, and a child someone else already started
+ *   under that id (a reaction, say) is awaited rather than started again;
  * - `local`: whatever `run` returns (JSON). It must itself be idempotent by `ctx.idempotencyKey`.
  */
 export type SagaAction<TData = unknown> =
   | { kind: "command"; command: string; input(context: StepContext<TData>): unknown }
   | { kind: "task"; taskType: string; input(context: StepContext<TData>): unknown; priority?: Priority }
   | { kind: "http"; request(context: StepContext<TData>): SagaHttpRequest }
-  | { kind: "children"; sagaType: string; children(context: StepContext<TData>): Array<{ key: string; input: unknown }> }
+  | { kind: "children"; sagaType: string; children(context: StepContext<TData>): Array<{ key: string; input: unknown; sagaId?: string }> }
   | { kind: "local"; run(context: StepContext<TData>): Promise<unknown> };
 
 export type SagaActionKind = SagaAction["kind"];
