@@ -101,7 +101,7 @@ export const sheetSubmittedSchema = z.object({
 
 export const examResultsPublishedSchema = z.object({ examId: uuid, publishedBy: personId });
 
-export const notificationTemplates = ["sheet_graded", "score_changed", "score_confirmed", "sheet_unreadable", "results_published"] as const;
+export const notificationTemplates = ["sheet_graded", "score_changed", "score_confirmed", "sheet_unreadable", "results_published", "report_failed"] as const;
 
 export const notificationSentSchema = z.object({
   /** A person id, or `exam:<examId>:students` for everyone who sat an exam. */
