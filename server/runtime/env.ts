@@ -6,6 +6,15 @@ import { z } from "zod";
  */
 const onOff = z.enum(["on", "off"]);
 
+/** A whole number within bounds, each refusal saying which bound and what the number is for. */
+function boundedInt({ min, max, unit, why }: { min: number; max: number; unit: string; why: string }) {
+  return z.coerce
+    .number({ error: `must be a number of ${unit}` })
+    .int(`must be a whole number of ${unit}`)
+    .min(min, `must be at least ${min} (${why})`)
+    .max(max, `must be at most ${max} (${why})`);
+}
+
 export const envSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -37,6 +46,15 @@ export const envSchema = z
     DEMO_RATE: z.coerce.number().positive().max(10_000).default(4),
     WORKERS: onOff.default("on"),
     TASK_WORKERS: z.coerce.number().int().min(1).max(256).default(8).describe("Task queue worker pool size: task attempts run at once per process"),
+    SAGA_WORKERS: boundedInt({ min: 1, max: 1024, unit: "sagas", why: "sagas one process advances at once" })
+      .default(32)
+      .describe("Sagas one process advances at once"),
+    SAGA_LEASE_MS: boundedInt({ min: 500, max: 600_000, unit: "milliseconds", why: "how long a worker holds a saga before another may take it over" })
+      .default(30_000)
+      .describe("How long a saga stays with the worker that claimed it: a crashed worker's sagas resume elsewhere after this"),
+    SAGA_POLL_INTERVAL_MS: boundedInt({ min: 10, max: 60_000, unit: "milliseconds", why: "how often idle saga workers look for due sagas and timers" })
+      .default(250)
+      .describe("How often idle saga workers look for due sagas (and due timers)"),
     MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     SSE_HEARTBEAT_SECONDS: z.coerce.number().positive().max(60).default(15),
     QUERY_WAIT_MS: z.coerce

@@ -49,6 +49,24 @@ describe("loadEnv", () => {
     expect(problemsOf({ QUERY_WAIT_MS: "soon" })[0]).toMatch(/^QUERY_WAIT_MS: must be a number/);
   });
 
+  it("gives the saga workers their defaults and accepts values within bounds", () => {
+    expect(loadEnv({})).toMatchObject({ SAGA_WORKERS: 32, SAGA_LEASE_MS: 30_000, SAGA_POLL_INTERVAL_MS: 250 });
+    expect(loadEnv({ SAGA_WORKERS: "1", SAGA_LEASE_MS: "500", SAGA_POLL_INTERVAL_MS: "10" })).toMatchObject({ SAGA_WORKERS: 1, SAGA_LEASE_MS: 500, SAGA_POLL_INTERVAL_MS: 10 });
+    expect(loadEnv({ SAGA_WORKERS: "1024", SAGA_LEASE_MS: "600000", SAGA_POLL_INTERVAL_MS: "60000" })).toMatchObject({ SAGA_WORKERS: 1024, SAGA_LEASE_MS: 600_000, SAGA_POLL_INTERVAL_MS: 60_000 });
+  });
+
+  it("refuses saga settings out of bounds, naming the variable, the bound and the value", () => {
+    expect(problemsOf({ SAGA_WORKERS: "0" })).toEqual(['SAGA_WORKERS: must be at least 1 (sagas one process advances at once) (got "0")']);
+    expect(problemsOf({ SAGA_WORKERS: "1025" })[0]).toMatch(/^SAGA_WORKERS: must be at most 1024 /);
+    expect(problemsOf({ SAGA_WORKERS: "2.5" })[0]).toMatch(/^SAGA_WORKERS: must be a whole number of sagas/);
+    expect(problemsOf({ SAGA_LEASE_MS: "499" })[0]).toMatch(/^SAGA_LEASE_MS: must be at least 500 \(how long a worker holds a saga/);
+    expect(problemsOf({ SAGA_LEASE_MS: "600001" })[0]).toMatch(/^SAGA_LEASE_MS: must be at most 600000 /);
+    expect(problemsOf({ SAGA_LEASE_MS: "soon" })[0]).toMatch(/^SAGA_LEASE_MS: must be a number of milliseconds/);
+    expect(problemsOf({ SAGA_POLL_INTERVAL_MS: "9" })[0]).toMatch(/^SAGA_POLL_INTERVAL_MS: must be at least 10 /);
+    expect(problemsOf({ SAGA_POLL_INTERVAL_MS: "60001" })[0]).toMatch(/^SAGA_POLL_INTERVAL_MS: must be at most 60000 /);
+    expect(problemsOf({ SAGA_WORKERS: "0", SAGA_LEASE_MS: "1", SAGA_POLL_INTERVAL_MS: "1" })).toHaveLength(3);
+  });
+
   it("requires ADMIN_EMAIL and ADMIN_PASSWORD together", () => {
     expect(problemsOf({ ADMIN_EMAIL: "admin@example.com" })).toEqual(["ADMIN_PASSWORD: ADMIN_EMAIL and ADMIN_PASSWORD must be set together"]);
   });
