@@ -1,5 +1,6 @@
 import type { EventDraft } from "@/server/engine/core/envelope";
 import type { ProjectionStatus } from "@/server/engine/cqrs/projection-runner-types";
+import type { SagaOperations } from "@/server/engine/sagas/ports";
 import type { Container } from "./container";
 import { logger } from "./logger";
 
@@ -24,10 +25,13 @@ const PING_SLOW_MS = 500;
 /** Async bus work waiting beyond this means handlers are not keeping up. */
 const BUS_BACKLOG_DEGRADED = 10_000;
 
-/** What probeHealth looks at; the transport and the projections are optional (unit tests leave them out). */
+/** What probeHealth looks at; the transport, the projections and the sagas are optional (unit tests leave them out). */
 export type HealthProbeTargets = Pick<Container, "store" | "bus"> & {
   transport?: Pick<Container["transport"], "driver">;
   cqrs?: { projections: { status(): Promise<ProjectionStatus[]> } };
+  sagas?: { orchestrator: Pick<SagaOperations, "counts" | "stats"> };
+  /** Whether this process is meant to run engine workers (then saga workers that do not run are a problem). */
+  env?: Pick<Container["env"], "WORKERS">;
 };
 
 /** Measures each component of this process now. Never throws: a failure is a component's status. */
@@ -35,6 +39,7 @@ export async function probeHealth(container: HealthProbeTargets): Promise<Health
   const components = [await probeDatabase(container), probeBus(container)];
   if (container.transport) components.push(await probeTransport(container.transport.driver));
   if (container.cqrs) components.push(await probeProjections(container.cqrs.projections));
+  if (container.sagas) components.push(await probeSagas(container.sagas.orchestrator, container.env?.WORKERS === "on"));
   const status = components.some((component) => component.status === "down")
     ? "unhealthy"
     : components.some((component) => component.status === "degraded")
@@ -101,6 +106,33 @@ async function probeProjections(projections: { status(): Promise<ProjectionStatu
   return failing.length > 0
     ? { name: "projections", status: "degraded", latencyMs: null, reason: `failing: ${failing.join(", ")}` }
     : { name: "projections", status: "up", latencyMs: null };
+}
+
+/**
+ * A failed saga (a compensation that kept failing) waits for an operator to retry it: the service
+ * still works, but something it started is half undone, so it is degraded until someone looks.
+ * Saga workers that should run here and do not leave every saga of this process standing still.
+ */
+async function probeSagas(sagas: Pick<SagaOperations, "counts" | "stats">, workersExpected: boolean): Promise<ComponentHealth> {
+  const problems: string[] = [];
+  if (workersExpected && !sagas.stats().running) problems.push("saga workers are not running");
+  try {
+    const { byType } = await sagas.counts();
+    const failed = Object.entries(byType)
+      .map(([type, counts]) => [type, counts.failed ?? 0] as const)
+      .filter(([, count]) => count > 0);
+    const total = failed.reduce((sum, [, count]) => sum + count, 0);
+    if (total > 0) {
+      const which = failed.map(([type, count]) => `${type}: ${count}`).join(", ");
+      problems.push(`${total} failed saga${total === 1 ? "" : "s"} wait${total === 1 ? "s" : ""} for an operator to retry (${which})`);
+    }
+  } catch (error) {
+    logger.warn("health check failed", { component: "sagas", error });
+    problems.push("their state could not be read");
+  }
+  return problems.length > 0
+    ? { name: "sagas", status: "degraded", latencyMs: null, reason: problems.join("; ") }
+    : { name: "sagas", status: "up", latencyMs: null };
 }
 
 export const HEALTH_REPORT_INTERVAL_MS = 30_000;

@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import { EventBus } from "@/server/engine/bus";
 import { InMemoryEventStore } from "@/server/engine/store/memory-event-store";
 import type { ProjectionStatus } from "@/server/engine/cqrs/projection-runner-types";
-import { probeHealth } from "./health";
+import type { SagaCounts } from "@/server/engine/sagas/saga-store";
+import { probeHealth, type HealthReport } from "./health";
 
 describe("probeHealth", () => {
   it("is healthy when the database answers and the bus keeps up", async () => {
@@ -56,6 +57,36 @@ describe("probeHealth", () => {
     vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     const unreadable = await probe(() => Promise.reject(new Error("connection lost")));
     expect(unreadable.components[2]).toMatchObject({ name: "projections", status: "degraded" });
+    vi.restoreAllMocks();
+  });
+
+  it("degrades on failed sagas (naming their types) and on saga workers that should run and do not", async () => {
+    const stats = (running: boolean) => ({ owner: "test", running, active: 0, transitions: 0, leaseLost: 0 });
+    const probe = (counts: () => Promise<SagaCounts>, running: boolean, WORKERS: "on" | "off") =>
+      probeHealth({ store: new InMemoryEventStore(), bus: new EventBus(), env: { WORKERS }, sagas: { orchestrator: { counts, stats: () => stats(running) } } });
+    const sagasOf = (report: HealthReport) => report.components.find((component) => component.name === "sagas");
+
+    const healthy = await probe(async () => ({ byType: { sheet_grading: { completed: 4, compensated: 1 } } }), true, "on");
+    expect(healthy.status).toBe("healthy");
+    expect(sagasOf(healthy)).toEqual({ name: "sagas", status: "up", latencyMs: null });
+    // A web process without workers leaves sagas to the worker processes: not a problem.
+    expect(sagasOf(await probe(async () => ({ byType: {} }), false, "off"))?.status).toBe("up");
+
+    const failed = await probe(async () => ({ byType: { sheet_grading: { failed: 2, completed: 1 }, exam_batch: { failed: 1 } } }), true, "on");
+    expect(failed.status).toBe("degraded");
+    expect(sagasOf(failed)?.reason).toBe("3 failed sagas wait for an operator to retry (sheet_grading: 2, exam_batch: 1)");
+
+    const stopped = await probe(async () => ({ byType: { exam_batch: { failed: 1 } } }), false, "on");
+    expect(sagasOf(stopped)).toEqual({
+      name: "sagas",
+      status: "degraded",
+      latencyMs: null,
+      reason: "saga workers are not running; 1 failed saga waits for an operator to retry (exam_batch: 1)",
+    });
+
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const unreadable = await probe(() => Promise.reject(new Error("connection lost")), true, "on");
+    expect(sagasOf(unreadable)).toMatchObject({ status: "degraded", reason: "their state could not be read" });
     vi.restoreAllMocks();
   });
 });
