@@ -52,7 +52,10 @@ export interface TimerListQuery {
 export interface TimerStore {
   /** Stores a scheduled timer unless one with its id exists (any status). True when stored. */
   schedule(timer: ScheduleTimer, now: string): Promise<boolean>;
-  /** Cancels a scheduled timer (not one being fired: its claim is left to finish). True when cancelled. */
+  /**
+   * Cancels a scheduled timer (not one being fired: its claim is left to finish, and a claim whose
+   * holder died is fired by the next claimer). True when cancelled.
+   */
   cancel(id: string): Promise<boolean>;
   /** Cancels every scheduled timer of `key` (e.g. a saga that ended). Returns how many. */
   cancelByKey(key: string): Promise<number>;
@@ -63,12 +66,18 @@ export interface TimerStore {
    * first; counts an attempt and sets `claimedBy` / `claimedUntil = now + leaseMs`.
    */
   claimDue(args: { owner: string; now: string; leaseMs: number; limit: number; kinds?: string[] }): Promise<TimerRecord[]>;
-  /** Marks a claimed timer fired, if `owner` still holds the claim. True when marked. */
+  /**
+   * Marks a claimed timer fired, if `owner` still holds the claim (nobody claimed it since, even if
+   * its lease ran out: the effect happened, nobody else started it). True when marked.
+   */
   complete(id: string, owner: string, now: string): Promise<boolean>;
   /** Gives a claim back after a failed run: due again at `dueAt`, with the error kept. */
   release(id: string, owner: string, args: { dueAt: string; error: string }): Promise<boolean>;
-  /** The soonest `dueAt` of a scheduled timer (to sleep until it), or undefined. */
+  /**
+   * When the soonest scheduled timer can next be claimed (to sleep until then): its `dueAt`, or
+   * the end of its claim when one holds it. Undefined when none is scheduled.
+   */
   nextDueAt(kinds?: string[]): Promise<string | undefined>;
-  /** Removes fired and cancelled timers older than `before`. Returns how many. */
+  /** Removes fired and cancelled timers that fired (or, cancelled, were due) before `before`. Returns how many. */
   prune(before: string): Promise<number>;
 }
