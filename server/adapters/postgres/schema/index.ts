@@ -6,3 +6,4 @@ export * from "./replays";
 export * from "./projections";
 export * from "./snapshots";
 export * from "./read-models";
+export * from "./timers";
