@@ -7,3 +7,4 @@ export * from "./projections";
 export * from "./snapshots";
 export * from "./read-models";
 export * from "./timers";
+export * from "./sagas";
