@@ -13,6 +13,8 @@ export class InMemoryTimerStore implements TimerStore {
     if (this.timers.has(timer.id)) return false;
     this.timers.set(timer.id, {
       ...structuredClone(timer),
+      // As a database keeps it: an absent payload is JSON null.
+      payload: structuredClone(timer.payload ?? null),
       status: "scheduled",
       attempts: 0,
       createdAt: now,

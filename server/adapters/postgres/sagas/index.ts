@@ -1,0 +1,1 @@
+export { PostgresTimerStore } from "./postgres-timer-store";
