@@ -12,7 +12,7 @@ import { bigint, doublePrecision, index, integer, jsonb, pgTable, text, timestam
  */
 
 type ExamStatus = "open" | "results_published" | "deleted";
-type SheetStatus = "submitted" | "ocr_running" | "ocr_completed" | "ocr_failed" | "grading" | "graded" | "grading_failed" | "reviewed";
+type SheetStatus = "submitted" | "ocr_running" | "ocr_completed" | "ocr_failed" | "grading" | "graded" | "grading_failed" | "reviewed" | "manual_review";
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 /** Durations in milliseconds: a bigint, so no recorded duration can overflow a projection's write. */
@@ -72,6 +72,8 @@ export function examSheetsReadModel(name: string) {
       reviewReason: text("review_reason"),
       scoreBeforeReview: doublePrecision("score_before_review"),
       reviewedAt: at("reviewed_at"),
+      manualReviewReason: text("manual_review_reason"),
+      overdueAt: at("overdue_at"),
     },
     // `exams.sheets`: an exam's sheets in submission order (a status filters the page). The
     // indexed columns never change after the insert, so the many status updates stay HOT.
@@ -93,6 +95,7 @@ export function gradingStatsReadModel(name: string) {
     meanReviewAdjustment: doublePrecision("mean_review_adjustment"),
     ocrFailedCount: integer("ocr_failed_count").notNull(),
     gradingFailedCount: integer("grading_failed_count").notNull(),
+    manualReviewCount: integer("manual_review_count").notNull().default(0),
     gradingMsSum: milliseconds("grading_ms_sum").notNull(),
     meanGradingMs: doublePrecision("mean_grading_ms"),
     updatedAt: at("updated_at").notNull(),
