@@ -1,1 +1,2 @@
 export { PostgresTimerStore } from "./postgres-timer-store";
+export { PostgresSagaStore } from "./postgres-saga-store";
