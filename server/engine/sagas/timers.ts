@@ -33,6 +33,8 @@ const MAX_RETRY_MS = 5 * 60_000;
 const STOP_GRACE_MS = 5_000;
 /** The share of the lease a handler may use: the rest is left for writing its outcome before the claim runs out. */
 const LEASE_ABORT_FRACTION = 0.8;
+/** The shortest sleep after a pass that left the batch unfilled. */
+const MIN_IDLE_SLEEP_MS = 10;
 
 /** The delay before the run after failed run number `attempts`: 1 s, 2 s, 4 s... at most 5 min. */
 export function timerRetryDelayMs(attempts: number): number {
@@ -150,7 +152,9 @@ export class DurableTimers {
         const capacity = this.batchSize - this.running.size;
         const claimedFully = capacity > 0 && (await this.claimAndRun()).length === capacity;
         if (claimedFully) continue;
-        await this.sleep(await this.nextWakeAt());
+        // A timer that looks claimable but was not (another process is claiming it right now) must
+        // not make this loop spin until that claim commits.
+        await this.sleep(Math.max(await this.nextWakeAt(), this.clock.now() + MIN_IDLE_SLEEP_MS));
       } catch (error) {
         this.onError({ error });
         // The store is failing: look again after a poll interval, not at once.
