@@ -303,7 +303,8 @@ export function reconstructChoreography(definition: ChoreographyDefinition, even
 
   const forward = views.filter((view) => isForward(view.definition));
   const compensations = views.filter((view) => !isForward(view.definition) && view.record.events.length > 0).sort((left, right) => left.firstPosition - right.firstPosition);
-  const firstFailure = forward.filter((view) => view.record.status === "failed").sort((left, right) => left.firstPosition - right.firstPosition)[0];
+  // The failure that came first (UTC ISO times sort as text).
+  const firstFailure = forward.filter((view) => view.record.status === "failed").sort((left, right) => (left.record.endedAt ?? "").localeCompare(right.record.endedAt ?? ""))[0];
   const error = firstFailure?.record.error ?? (flowEnd?.status === "failed" ? flowEnd.error : null);
 
   let status: SagaStatus;
