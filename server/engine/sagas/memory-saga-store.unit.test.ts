@@ -1,0 +1,4 @@
+import { InMemorySagaStore } from "./memory-saga-store";
+import { describeSagaStoreContract } from "./saga-store.contract";
+
+describeSagaStoreContract("in memory", async () => ({ store: new InMemorySagaStore() }));
