@@ -148,7 +148,7 @@ export function domainLog(total: number, seed = 1): LoggedEvent[] {
     exam.sheetsInFlight += 1;
     const sheet: SimSheet = { id: newId(), exam, state: null, student: `student-${Math.floor(random() * 5_000)}` };
     decideSheet(sheet, {
-      type: "submit", sheetId: sheet.id, examId: exam.id, studentId: sheet.student, batchId: exam.batchId, pageCount: 1 + Math.floor(random() * 6),
+      type: "submit", sheetId: sheet.id, examId: exam.id, studentId: sheet.student, batchId: exam.batchId, pageCount: 1 + Math.floor(random() * 6), dpi: 300,
       exam: exam.state, submittedBy: "scanner-1",
     });
     if (exam.sheetsLeft === 0) taking.splice(taking.indexOf(exam), 1);

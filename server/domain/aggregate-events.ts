@@ -14,6 +14,7 @@ export type AggregateEvent = ExamEvent | SheetEvent;
 const EXAM_EVENT_TYPES: ReadonlySet<string> = new Set<ExamEvent["type"]>(["exam.created", "exam.updated", "exam.deleted", "exam.results_published"]);
 const SHEET_EVENT_TYPES: ReadonlySet<string> = new Set<SheetEvent["type"]>([
   "sheet.submitted", "ocr.started", "ocr.completed", "ocr.failed", "grading.started", "grading.completed", "grading.failed", "grading.reviewed",
+  "grading.released", "grading.overdue", "sheet.flagged_for_review",
 ]);
 
 /**

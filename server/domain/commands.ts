@@ -9,7 +9,11 @@ import {
   gradingReviewedSchema,
   gradingStartedSchema,
   ocrCompletedSchema,
+  gradingOverdueSchema,
+  gradingReleasedSchema,
   ocrFailedSchema,
+  scanDpi,
+  sheetFlaggedForReviewSchema,
   sheetSubmittedSchema,
 } from "./events";
 import { examDecider, examStreamId } from "./exam";
@@ -19,7 +23,7 @@ import { gradingExecutionInput, ocrProcessingInput } from "./tasks";
 
 /**
  * The domain's commands: what clients (REST, tRPC, the dashboard's console), the demo traffic and
- * the domain's own reactions ask of the exam and answer-sheet aggregates. Inputs reuse the event
+ * the domain's sagas ask of the exam and answer-sheet aggregates. Inputs reuse the event
  * schemas' field rules, so a command that passes validation decides events that do too.
  *
  * Conflict retries: re-deciding is safe for every command but a review (a reviewer judged the
@@ -65,6 +69,8 @@ export const submitSheetInput = z.object({
   /** Sheets submitted together share a batch; by default the sheet is a batch of its own. */
   batchId: clientUuid.optional(),
   pageCount: sheetSubmittedSchema.shape.pageCount,
+  /** The scan's resolution. OCR cannot read a scan below 150 dpi: such a sheet goes to a person. */
+  dpi: scanDpi.default(300),
 });
 
 export const startOcrInput = z.object({ sheetId, engine: ocrProcessingInput.shape.engine });
@@ -94,6 +100,17 @@ export const recordGradeInput = z.discriminatedUnion("outcome", [
 ]);
 
 export const reviewSheetInput = z.object({ sheetId, score: gradingReviewedSchema.shape.score, reason: gradingReviewedSchema.shape.reason });
+
+export const releaseGraderInput = z.object({
+  sheetId,
+  /** Default: the caller. */
+  graderId: gradingReleasedSchema.shape.graderId.optional(),
+  reason: gradingReleasedSchema.shape.reason,
+});
+
+export const flagForReviewInput = z.object({ sheetId, reason: sheetFlaggedForReviewSchema.shape.reason });
+
+export const flagOverdueInput = z.object({ sheetId, overdueAfterMs: gradingOverdueSchema.shape.overdueAfterMs });
 
 const createExam = defineCommand({
   name: "exam.create",
@@ -164,7 +181,7 @@ function sheetCommand<TInput>(
 
 const submitSheet = sheetCommand({
   name: "sheet.submit",
-  description: "Submits a student's scanned answer sheet to an open exam; OCR starts on its own.",
+  description: "Submits a student's scanned answer sheet to an open exam; the sheet_grading saga then reads and grades it.",
   schema: submitSheetInput,
   prepare: async (input, { principal, newId, load }) => ({
     type: "submit" as const,
@@ -173,6 +190,7 @@ const submitSheet = sheetCommand({
     studentId: input.studentId,
     batchId: input.batchId ?? newId("batch"),
     pageCount: input.pageCount,
+    dpi: input.dpi,
     exam: (await load(examDecider, examStreamId(input.examId))).state,
     submittedBy: principal.id,
   }),
@@ -234,6 +252,31 @@ const reviewSheet = sheetCommand({
   prepare: (input, { principal }) => ({ type: "review" as const, sheetId: input.sheetId, reviewerId: principal.id, score: input.score, reason: input.reason }),
 });
 
+const releaseGrader = sheetCommand({
+  name: "sheet.release_grader",
+  description:
+    "A grader (default: the caller) gives up a sheet it holds without grading it, giving the reason: the sheet can be graded again. Releasing a sheet nobody holds changes nothing.",
+  schema: releaseGraderInput,
+  prepare: (input, { principal }) => ({ type: "release_grader" as const, sheetId: input.sheetId, graderId: input.graderId ?? principal.id, reason: input.reason }),
+  retryOnConflict: RETRIES,
+});
+
+const flagForReview = sheetCommand({
+  name: "sheet.flag_for_review",
+  description: "Sets a sheet not yet graded aside for a person to grade, giving the reason; the student is told. Flagging it again changes nothing.",
+  schema: flagForReviewInput,
+  prepare: (input) => ({ type: "flag_for_review" as const, sheetId: input.sheetId, reason: input.reason }),
+  retryOnConflict: RETRIES,
+});
+
+const flagOverdue = sheetCommand({
+  name: "sheet.flag_overdue",
+  description: "Flags a sheet still in the pipeline as overdue (its grading deadline passed). Graded sheets, sheets with a person and sheets already flagged are left as they are.",
+  schema: flagOverdueInput,
+  prepare: (input) => ({ type: "flag_overdue" as const, sheetId: input.sheetId, overdueAfterMs: input.overdueAfterMs }),
+  retryOnConflict: RETRIES,
+});
+
 export const domainCommands: readonly CommandDefinition[] = [
   createExam,
   updateExam,
@@ -245,4 +288,7 @@ export const domainCommands: readonly CommandDefinition[] = [
   startGrading,
   recordGrade,
   reviewSheet,
+  releaseGrader,
+  flagForReview,
+  flagOverdue,
 ];

@@ -23,6 +23,7 @@ describe("domain commands", () => {
     expect(commands.list().map((command) => command.name)).toEqual([
       "exam.create", "exam.update", "exam.delete", "exam.publish_results",
       "sheet.submit", "sheet.start_ocr", "sheet.record_ocr", "sheet.start_grading", "sheet.record_grade", "sheet.review",
+      "sheet.release_grader", "sheet.flag_for_review", "sheet.flag_overdue",
     ]);
     for (const descriptor of commands.list()) {
       expect(descriptor.scope).toBe("commands:execute");
@@ -121,8 +122,16 @@ describe("domain commands", () => {
       type: "sheet.submitted",
       priority: "high",
       streamid: result.streamId,
-      data: { examId, studentId: "stu-10001", pageCount: 2, questionCount: 20, maxScore: 80, examCreatedBy: "key-okafor", submittedBy: "key-okafor" },
+      data: { examId, studentId: "stu-10001", pageCount: 2, dpi: 300, questionCount: 20, maxScore: 80, examCreatedBy: "key-okafor", submittedBy: "key-okafor" },
     });
+    await harness.execute("sheet.submit", { examId, studentId: "stu-10002", pageCount: 1, dpi: 72 }, { principal: okafor });
+    expect((await harness.log()).at(-1)?.data).toMatchObject({ studentId: "stu-10002", dpi: 72 });
+    for (const dpi of [71, 1201, 299.5]) {
+      await expect(harness.execute("sheet.submit", { examId, studentId: "stu-1", pageCount: 1, dpi }, { principal: okafor }), `${dpi} dpi`).rejects.toMatchObject({
+        code: "validation",
+        issues: [{ path: "dpi" }],
+      });
+    }
 
     await expect(harness.execute("sheet.submit", { examId: "019c1f5e-8a00-7000-8000-0000000000ff", studentId: "stu-1", pageCount: 1 }, { principal: okafor }))
       .rejects.toMatchObject({ rule: "exam_not_found" });
@@ -156,6 +165,29 @@ describe("domain commands", () => {
     const again = await harness.execute("sheet.start_ocr", { sheetId }, { principal: pipeline });
     expect(started).toMatchObject({ version: 2, events: [{ type: "ocr.started" }] });
     expect(again).toMatchObject({ version: 2, events: [] });
+  });
+
+  it("set a sheet aside for manual review, which a person grades, and give a grading up with the caller as grader", async () => {
+    const { harness, submit } = await withExam();
+    const sheetId = (await submit()).streamId.replace(/^sheet-/, "");
+    await harness.execute("sheet.start_ocr", { sheetId }, { principal: pipeline });
+    await harness.execute("sheet.flag_overdue", { sheetId, overdueAfterMs: 600_000 }, { principal: pipeline });
+    await harness.execute("sheet.flag_for_review", { sheetId, reason: "scan at 100 dpi" }, { principal: pipeline });
+    await expect(harness.execute("sheet.start_grading", { sheetId, graderId: "grader-auto", method: "auto" }, { principal: pipeline })).rejects.toMatchObject({
+      rule: "sheet_in_manual_review",
+    });
+    await harness.execute("sheet.start_grading", { sheetId }, { principal: okafor });
+    await expect(harness.execute("sheet.release_grader", { sheetId, reason: "not mine" }, { principal: operator })).rejects.toMatchObject({ rule: "grader_not_assigned" });
+    await expect(harness.execute("sheet.release_grader", { sheetId, reason: "on leave" }, { principal: haddad })).rejects.toMatchObject({ code: "forbidden" });
+    await harness.execute("sheet.release_grader", { sheetId, reason: "on leave" }, { principal: okafor });
+    const events = (await harness.log()).slice(-5).map((event) => [event.type, event.data]);
+    expect(events).toEqual([
+      ["ocr.started", expect.anything()],
+      ["grading.overdue", expect.objectContaining({ sheetId, overdueAfterMs: 600_000 })],
+      ["sheet.flagged_for_review", expect.objectContaining({ sheetId, reason: "scan at 100 dpi", previousStatus: "ocr_running" })],
+      ["grading.started", expect.objectContaining({ graderId: "key-okafor", method: "manual", previousStatus: "manual_review" })],
+      ["grading.released", expect.objectContaining({ graderId: "key-okafor", reason: "on leave", returnedTo: "manual_review" })],
+    ]);
   });
 
   it("let a teacher grade by hand and review the grade, with the caller as grader and reviewer", async () => {

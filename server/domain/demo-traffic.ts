@@ -8,12 +8,14 @@ import type { ExamRow, ExamSheetRow } from "./projections";
 
 /**
  * Live demo traffic: plays teachers using the exam-grading domain through its commands, so a fresh
- * install has a moving dashboard. The domain's reactions do the rest (OCR and grading tasks, their
- * outcomes, notifications, reports), as they would for any client.
+ * install has a moving dashboard. The domain's reactions and sagas do the rest (OCR and grading
+ * tasks, their outcomes, notifications, reports), as they would for any client. Now and then a
+ * sheet is scanned too coarsely to read, and its grading saga compensates (manual review).
  *
  * An exam's flow: `exam.create` -> sometimes `exam.update` -> (rarely `exam.delete`, ending it)
- * -> one or two batches of sheets, one `sheet.submit` per tick -> while the pipeline grades them,
- * `sheet.review` of some graded sheets -> once every sheet is finished, `exam.publish_results`.
+ * -> one or two batches of sheets, one `sheet.submit` per tick (2 % of them at 100 dpi, below what
+ * OCR reads) -> while the pipeline grades them, `sheet.review` of some graded sheets -> once every
+ * sheet is finished (graded, or set aside for manual review), `exam.publish_results`.
  * The demo follows the pipeline through the `exams.sheets` and `exams.get` queries.
  *
  * Each exam is run by its teacher: an API-key principal of the demo's own (never a stored key),
@@ -62,6 +64,8 @@ const TEACHERS = ["teacher-okafor", "teacher-lindqvist", "teacher-haddad", "teac
 const REVIEW_REASONS = ["student appeal", "random quality sample", "partial credit on question 4", "transcription error found by teacher"] as const;
 /** Share of graded sheets a teacher reviews. */
 const REVIEW_RATE = 0.15;
+/** Share of sheets scanned too coarsely for OCR (100 dpi): their grading saga fails and compensates. */
+const COARSE_SCAN_RATE = 0.02;
 
 /** The principal a demo teacher acts as. */
 export function demoTeacher(teacherId: string): Principal {
@@ -143,7 +147,10 @@ export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
     exam.stage = "submitting";
     exam.batch ??= { batchId: newId(), sheetsLeft: between(3, 6) };
     const batch = exam.batch;
-    await run(exam, "sheet.submit", { sheetId: newId(), examId: exam.examId, batchId: batch.batchId, studentId: `stu-${between(10_000, 99_999)}`, pageCount: between(1, 6) });
+    await run(exam, "sheet.submit", {
+      sheetId: newId(), examId: exam.examId, batchId: batch.batchId, studentId: `stu-${between(10_000, 99_999)}`, pageCount: between(1, 6),
+      dpi: chance(COARSE_SCAN_RATE) ? 100 : 300,
+    });
     exam.submitted += 1;
     batch.sheetsLeft -= 1;
     if (batch.sheetsLeft > 0) return;

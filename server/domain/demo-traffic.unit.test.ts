@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { NotFoundError } from "@/server/engine/core/errors";
 import type { CommandExecutionContext, CommandResult } from "@/server/engine/cqrs/command";
 import { demoTeacher, startDemoTraffic } from "./demo-traffic";
-import { domainHarness, typicalOutcome, type DomainHarness, type FakeTask, type FakeTaskOutcome } from "./domain.fixtures";
+import type { TaskRecord } from "@/server/engine/tasks/task-store";
+import { domainHarness, typicalOutcome, type DomainHarness, type FakeTaskOutcome } from "./domain.fixtures";
 import { gradingExecutionInput } from "./tasks";
 
 /** mulberry32: a small seeded PRNG, so runs are repeatable. */
@@ -18,15 +19,15 @@ function seededRandom(seed: number): () => number {
 }
 
 /** The pipeline's tasks as the demo task types would end them: now and then dead, scores spread out. */
-function seededOutcomes(seed: number): (task: FakeTask) => FakeTaskOutcome {
+function seededOutcomes(seed: number): (task: TaskRecord) => FakeTaskOutcome {
   const random = seededRandom(seed);
   return (task) => {
-    if (task.request.type === "ocr_processing" && random() < 0.08) return { dead: { message: "page 2 is blank or unreadable", reason: "non_retryable" } };
-    if (task.request.type === "grading_execution") {
+    if (task.type === "ocr_processing" && random() < 0.08) return { dead: { message: "page 2 is blank or unreadable", reason: "non_retryable" } };
+    if (task.type === "grading_execution") {
       if (random() < 0.05) return { dead: { message: "the grading model is overloaded", reason: "attempts_exhausted" } };
-      const input = gradingExecutionInput.parse(task.request.input);
+      const input = gradingExecutionInput.parse(task.input);
       const score = Math.round(input.maxScore * (0.35 + random() * 0.65) * 2) / 2;
-      return { result: { sheetId: input.sheetId, score, maxScore: input.maxScore, questionsGraded: input.questionCount, method: input.method } };
+      return { result: { sheetId: input.sheetId, score, maxScore: input.maxScore, questionsGraded: input.questionCount, method: input.method, durationMs: 900 } };
     }
     return typicalOutcome(task);
   };
@@ -124,7 +125,7 @@ describe("startDemoTraffic", () => {
 
     // Results are published once every sheet of the exam has finished, and no sheet comes after.
     const log = await harness.log();
-    const terminal = new Set(["ocr.failed", "grading.completed", "grading.failed", "grading.reviewed"]);
+    const terminal = new Set(["ocr.failed", "grading.completed", "grading.failed", "grading.reviewed", "sheet.flagged_for_review"]);
     for (const event of log.filter((candidate) => candidate.type === "exam.results_published")) {
       const { examId } = event.data as { examId: string };
       const sheets = new Map<string, string>();

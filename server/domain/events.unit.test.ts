@@ -23,7 +23,8 @@ describe("domain event types", () => {
       expect(type.version).toBe(domainSchemaVersions[type.type as keyof typeof domainSchemaVersions]);
     }
     expect(domainSchemaVersions["exam.created"]).toBe(2);
-    expect(domainSchemaVersions["grading.started"]).toBe(2);
+    expect(domainSchemaVersions["grading.started"]).toBe(3);
+    expect(domainSchemaVersions["sheet.submitted"]).toBe(2);
   });
 
   it("reads a version 1 exam.created as version 2 with an unknown duration", () => {
@@ -38,15 +39,35 @@ describe("domain event types", () => {
     expect(registry.validate("exam.created", upcast.data).ok).toBe(true);
   });
 
-  it("reads a version 1 grading.started as version 2 without a question count or maximum score", () => {
+  it("reads a version 1 grading.started with no question count or maximum score", () => {
     const registry = domainRegistry();
     const v1 = { sheetId, examId, studentId: "stu-10001", graderId: "grader-auto-1", method: "auto" };
     expect(registry.validate("grading.started", v1, 1).ok).toBe(true);
     expect(registry.validate("grading.started", v1).ok).toBe(false);
 
     const upcast = registry.upcast(buildEnvelope({ type: "grading.started", data: v1, schemaversion: 1 }));
-    expect(upcast).toMatchObject({ schemaversion: 2, data: { ...v1, questionCount: null, maxScore: null } });
+    expect(upcast).toMatchObject({ schemaversion: 3, data: { ...v1, questionCount: null, maxScore: null, previousStatus: "ocr_completed" } });
     expect(registry.validate("grading.started", upcast.data).ok).toBe(true);
+  });
+
+  it("reads a version 2 grading.started as version 3, taken from ocr_completed (the only way before manual review)", () => {
+    const registry = domainRegistry();
+    const v2 = { sheetId, examId, studentId: "stu-10001", graderId: "grader-auto", method: "auto", questionCount: 20, maxScore: 80 };
+    expect(registry.validate("grading.started", v2, 2).ok).toBe(true);
+    expect(registry.validate("grading.started", v2).ok).toBe(false);
+    expect(registry.upcast(buildEnvelope({ type: "grading.started", data: v2, schemaversion: 2 }))).toMatchObject({ schemaversion: 3, data: { ...v2, previousStatus: "ocr_completed" } });
+  });
+
+  it("reads a version 1 sheet.submitted as version 2 with an unknown resolution, and takes scans of 72 to 1200 dpi", () => {
+    const registry = domainRegistry();
+    const v1 = { sheetId, examId, studentId: "stu-10001", batchId: sheetId, pageCount: 2, questionCount: 20, maxScore: 80, examCreatedBy: "key-okafor", submittedBy: "key-okafor" };
+    expect(registry.validate("sheet.submitted", v1, 1).ok).toBe(true);
+    expect(registry.validate("sheet.submitted", v1).ok).toBe(false);
+    const upcast = registry.upcast(buildEnvelope({ type: "sheet.submitted", data: v1, schemaversion: 1 }));
+    expect(upcast).toMatchObject({ schemaversion: 2, data: { ...v1, dpi: null } });
+    expect(registry.validate("sheet.submitted", upcast.data).ok).toBe(true);
+    for (const dpi of [72, 100, 1200]) expect(registry.validate("sheet.submitted", { ...v1, dpi }).ok, `${dpi} dpi`).toBe(true);
+    for (const dpi of [71, 1201, 150.5]) expect(registry.validate("sheet.submitted", { ...v1, dpi }).ok, `${dpi} dpi`).toBe(false);
   });
 
   it("enforces cross-field rules with paths callers can show", () => {

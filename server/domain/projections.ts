@@ -12,12 +12,14 @@ import type { ExamStatus } from "./exam";
  * The domain's read models, built from the log by the projection runner:
  *
  * - `exams`: the exam list, each exam with its sheets counted by status;
- * - `exam_sheets`: every sheet with its OCR, grading and review state;
+ * - `exam_sheets`: every sheet with its OCR, grading and review state, manual review and lateness;
  * - `grading_stats`: per exam, the score distribution, reviews, failures and grading time. This
  *   is the analytics concern of the pipeline: it needs no reaction of its own.
  *
- * Only events the aggregates decided count (aggregate-events.ts). Because the deciders enforce the sheet's state machine, each event type moves a sheet from one
- * known status to the next, which lets the exam rows count sheets without keeping them.
+ * Only events the aggregates decided count (aggregate-events.ts). Because the deciders enforce the
+ * sheet's state machine, each event moves a sheet from a status it names (by its type, or in its
+ * data where it can come from several) to the next, which lets the exam rows count sheets
+ * without keeping them.
  */
 
 export type SheetCounts = Record<SheetStatus, number>;
@@ -66,6 +68,10 @@ export type ExamSheetRow = {
   /** The grader's score, kept when a review changed it. */
   scoreBeforeReview: number | null;
   reviewedAt: Date | null;
+  /** Why the sheet was set aside for a person to grade. */
+  manualReviewReason: string | null;
+  /** When its grading deadline passed with the sheet still in the pipeline. */
+  overdueAt: Date | null;
 };
 
 export type GradingStatsRow = {
@@ -88,6 +94,8 @@ export type GradingStatsRow = {
   meanReviewAdjustment: number | null;
   ocrFailedCount: number;
   gradingFailedCount: number;
+  /** Sheets automatic grading gave up on, set aside for a person. */
+  manualReviewCount: number;
   /** Sum of the completed gradings' durations. */
   gradingMsSum: number;
   meanGradingMs: number | null;
@@ -101,16 +109,31 @@ export const gradingStatsTable = defineTable<GradingStatsRow>("grading_stats", "
 /** The event as its aggregate decided it, or undefined (aggregate-events.ts). */
 export const aggregateEvent = (event: ProjectedEvent): AggregateEvent | undefined => decidedEvent(event, event.streamid);
 
-/** The status a sheet moves from and to on each event after its submission. */
-const SHEET_TRANSITIONS: Readonly<Record<Exclude<SheetEvent["type"], "sheet.submitted">, readonly [SheetStatus, SheetStatus]>> = {
-  "ocr.started": ["submitted", "ocr_running"],
-  "ocr.completed": ["ocr_running", "ocr_completed"],
-  "ocr.failed": ["ocr_running", "ocr_failed"],
-  "grading.started": ["ocr_completed", "grading"],
-  "grading.completed": ["grading", "graded"],
-  "grading.failed": ["grading", "grading_failed"],
-  "grading.reviewed": ["graded", "reviewed"],
-};
+/** The status a sheet moves from and to on an event after its submission; undefined when it stays. */
+function sheetTransition(event: Exclude<SheetEvent, { type: "sheet.submitted" }>): readonly [SheetStatus, SheetStatus] | undefined {
+  switch (event.type) {
+    case "ocr.started":
+      return ["submitted", "ocr_running"];
+    case "ocr.completed":
+      return ["ocr_running", "ocr_completed"];
+    case "ocr.failed":
+      return ["ocr_running", "ocr_failed"];
+    case "grading.started":
+      return [event.data.previousStatus, "grading"];
+    case "grading.completed":
+      return ["grading", "graded"];
+    case "grading.failed":
+      return ["grading", "grading_failed"];
+    case "grading.reviewed":
+      return ["graded", "reviewed"];
+    case "grading.released":
+      return ["grading", event.data.returnedTo];
+    case "sheet.flagged_for_review":
+      return [event.data.previousStatus, "manual_review"];
+    case "grading.overdue":
+      return undefined;
+  }
+}
 
 const noSheets = (): SheetCounts => Object.fromEntries(sheetStatuses.map((status) => [status, 0])) as SheetCounts;
 
@@ -122,8 +145,9 @@ const examKeys = (event: ProjectedEvent): string[] => {
 export const examsProjection: ProjectionDefinition = {
   name: "exams",
   description: "The exam list: each exam's details and status, with its sheets counted by status.",
-  version: 1,
-  eventTypes: ["exam.*", "sheet.submitted", "ocr.*", "grading.*"],
+  // 2: sheets in manual review are counted.
+  version: 2,
+  eventTypes: ["exam.*", "sheet.submitted", "sheet.flagged_for_review", "ocr.*", "grading.*"],
   tables: [
     defineTableProjection<ExamRow>({
       table: examsTable,
@@ -151,7 +175,9 @@ export const examsProjection: ProjectionDefinition = {
           case "sheet.submitted":
             return { ...row, sheetCount: row.sheetCount + 1, sheetCounts: { ...row.sheetCounts, submitted: row.sheetCounts.submitted + 1 }, updatedAt: at };
           default: {
-            const [from, to] = SHEET_TRANSITIONS[decided.type];
+            const transition = sheetTransition(decided);
+            if (!transition) return { ...row, updatedAt: at };
+            const [from, to] = transition;
             const sheetCounts = { ...row.sheetCounts, [from]: row.sheetCounts[from] - 1 };
             sheetCounts[to] += 1;
             return { ...row, sheetCounts, updatedAt: at };
@@ -165,8 +191,9 @@ export const examsProjection: ProjectionDefinition = {
 export const examSheetsProjection: ProjectionDefinition = {
   name: "exam_sheets",
   description: "Every answer sheet with its OCR, grading and review state, by exam.",
-  version: 1,
-  eventTypes: ["sheet.submitted", "ocr.*", "grading.*"],
+  // 2: manual review (status and reason), grader releases and overdue sheets.
+  version: 2,
+  eventTypes: ["sheet.submitted", "sheet.flagged_for_review", "ocr.*", "grading.*"],
   tables: [
     defineTableProjection<ExamSheetRow>({
       table: examSheetsTable,
@@ -184,7 +211,7 @@ export const examSheetsProjection: ProjectionDefinition = {
             sheetId, examId, studentId, batchId, status: "submitted", pageCount, maxScore, submittedAt: at, updatedAt: at,
             ocrEngine: null, ocrConfidence: null, answersDetected: null, ocrDurationMs: null, ocrError: null,
             graderId: null, gradingMethod: null, score: null, gradingDurationMs: null, gradingError: null,
-            reviewerId: null, reviewReason: null, scoreBeforeReview: null, reviewedAt: null,
+            reviewerId: null, reviewReason: null, scoreBeforeReview: null, reviewedAt: null, manualReviewReason: null, overdueAt: null,
           };
         }
         if (!row) return row;
@@ -207,6 +234,12 @@ export const examSheetsProjection: ProjectionDefinition = {
             const { reviewerId, reason, previousScore, score } = decided.data;
             return { ...row, status: "reviewed", score, scoreBeforeReview: previousScore, reviewerId, reviewReason: reason, reviewedAt: at, updatedAt: at };
           }
+          case "grading.released":
+            return { ...row, status: decided.data.returnedTo, graderId: null, gradingMethod: null, updatedAt: at };
+          case "sheet.flagged_for_review":
+            return { ...row, status: "manual_review", manualReviewReason: decided.data.reason, updatedAt: at };
+          case "grading.overdue":
+            return { ...row, overdueAt: at, updatedAt: at };
           default:
             return row;
         }
@@ -262,12 +295,15 @@ function moveScore(counts: Record<string, number>, from: number | null, to: numb
   return next;
 }
 
-const GRADING_STATS_TYPES: ReadonlyArray<AggregateEvent["type"]> = ["exam.created", "exam.deleted", "ocr.failed", "grading.completed", "grading.failed", "grading.reviewed"];
+const GRADING_STATS_TYPES: ReadonlyArray<AggregateEvent["type"]> = [
+  "exam.created", "exam.deleted", "ocr.failed", "grading.completed", "grading.failed", "grading.reviewed", "sheet.flagged_for_review",
+];
 
 export const gradingStatsProjection: ProjectionDefinition = {
   name: "grading_stats",
-  description: "Grading statistics per exam: score distribution (mean, min, max, histogram), reviews and their adjustments, failures, grading time.",
-  version: 1,
+  description: "Grading statistics per exam: score distribution (mean, min, max, histogram), reviews and their adjustments, failures, sheets set aside for manual review, grading time.",
+  // 2: sheets set aside for manual review are counted.
+  version: 2,
   eventTypes: [...GRADING_STATS_TYPES],
   tables: [
     defineTableProjection<GradingStatsRow>({
@@ -280,7 +316,7 @@ export const gradingStatsProjection: ProjectionDefinition = {
         if (decided.type === "exam.created") {
           return withFigures({
             examId: decided.data.examId, gradedCount: 0, meanPercent: null, minPercent: null, maxPercent: null, histogram: [], scoreCounts: {},
-            reviewedCount: 0, reviewAdjustmentSum: 0, meanReviewAdjustment: null, ocrFailedCount: 0, gradingFailedCount: 0,
+            reviewedCount: 0, reviewAdjustmentSum: 0, meanReviewAdjustment: null, ocrFailedCount: 0, gradingFailedCount: 0, manualReviewCount: 0,
             gradingMsSum: 0, meanGradingMs: null, updatedAt,
           });
         }
@@ -291,6 +327,8 @@ export const gradingStatsProjection: ProjectionDefinition = {
             return { ...row, ocrFailedCount: row.ocrFailedCount + 1, updatedAt };
           case "grading.failed":
             return { ...row, gradingFailedCount: row.gradingFailedCount + 1, updatedAt };
+          case "sheet.flagged_for_review":
+            return { ...row, manualReviewCount: row.manualReviewCount + 1, updatedAt };
           case "grading.completed": {
             const { score, maxScore, durationMs } = decided.data;
             const scoreCounts = moveScore(row.scoreCounts, null, percentOf(score, maxScore));

@@ -62,14 +62,14 @@ const created: ExamEvent = {
 const ref = (sheetId: string) => ({ sheetId, examId, studentId: `stu-${sheetId.slice(-2)}` });
 const submitted = (sheetId: string): SheetEvent => ({
   type: "sheet.submitted",
-  data: { ...ref(sheetId), batchId, pageCount: 2, questionCount: 20, maxScore: 80, examCreatedBy: "key-okafor", submittedBy: "key-okafor" },
+  data: { ...ref(sheetId), batchId, pageCount: 2, dpi: 300, questionCount: 20, maxScore: 80, examCreatedBy: "key-okafor", submittedBy: "key-okafor" },
 });
 const ocrStarted = (sheetId: string): SheetEvent => ({ type: "ocr.started", data: { ...ref(sheetId), batchId, pageCount: 2, engine: "handwriting-v3" } });
 const ocrCompleted = (sheetId: string): SheetEvent => ({ type: "ocr.completed", data: { ...ref(sheetId), pageCount: 2, confidence: 0.9, answersDetected: 18, durationMs: 2500 } });
 const ocrFailed = (sheetId: string): SheetEvent => ({ type: "ocr.failed", data: { ...ref(sheetId), reason: "scan resolution below 150 dpi", retryable: false, durationMs: 700 } });
 const gradingStarted = (sheetId: string): SheetEvent => ({
   type: "grading.started",
-  data: { ...ref(sheetId), graderId: "grader-auto", method: "auto", questionCount: 20, maxScore: 80 },
+  data: { ...ref(sheetId), graderId: "grader-auto", method: "auto", questionCount: 20, maxScore: 80, previousStatus: "ocr_completed" },
 });
 const graded = (sheetId: string, score: number, durationMs: number): SheetEvent => ({
   type: "grading.completed",
@@ -81,6 +81,36 @@ const reviewed = (sheetId: string, previousScore: number, score: number): SheetE
   data: { ...ref(sheetId), reviewerId: "key-okafor", previousScore, score, maxScore: 80, reason: "student appeal" },
 });
 const upToGrading = (sheetId: string) => [submitted(sheetId), ocrStarted(sheetId), ocrCompleted(sheetId), gradingStarted(sheetId)];
+const released = (sheetId: string, graderId: string, returnedTo: "ocr_completed" | "manual_review"): SheetEvent => ({
+  type: "grading.released",
+  data: { ...ref(sheetId), graderId, reason: "automatic grading gave up", returnedTo },
+});
+const flagged = (sheetId: string, previousStatus: "ocr_running" | "ocr_completed"): SheetEvent => ({
+  type: "sheet.flagged_for_review",
+  data: { ...ref(sheetId), reason: "automatic grading gave up", previousStatus },
+});
+const overdue = (sheetId: string): SheetEvent => ({ type: "grading.overdue", data: { ...ref(sheetId), overdueAfterMs: 600_000 } });
+const personStarts = (sheetId: string): SheetEvent => ({
+  type: "grading.started",
+  data: { ...ref(sheetId), graderId: "key-okafor", method: "manual", questionCount: 20, maxScore: 80, previousStatus: "manual_review" },
+});
+
+/**
+ * Two sheets the grading saga gave up on: s1 while OCR ran (after it was flagged overdue), s2
+ * after its grader was released; a person took s2 and gave it back.
+ */
+const setAside: Array<ExamEvent | SheetEvent> = [
+  created,
+  submitted(s1),
+  ocrStarted(s1),
+  overdue(s1),
+  flagged(s1, "ocr_running"),
+  ...upToGrading(s2),
+  released(s2, "grader-auto", "ocr_completed"),
+  flagged(s2, "ocr_completed"),
+  personStarts(s2),
+  released(s2, "key-okafor", "manual_review"),
+];
 
 /**
  * The exam with four sheets: s1 graded 40/80 then reviewed to 60, s2 graded 80/80, s3 unreadable,
@@ -108,13 +138,22 @@ describe("exams projection", () => {
       examId, title: "Algebra II: Final", subject: "Mathematics", status: "open", totalScore: 80, questionCount: 20, durationMinutes: 90,
       createdBy: "key-okafor", createdAt: timeOf(0), updatedAt: timeOf(history.length - 1), resultsPublishedAt: null,
       sheetCount: 4,
-      sheetCounts: { submitted: 0, ocr_running: 0, ocr_completed: 0, ocr_failed: 1, grading: 0, graded: 1, grading_failed: 1, reviewed: 1 },
+      sheetCounts: { submitted: 0, ocr_running: 0, ocr_completed: 0, ocr_failed: 1, grading: 0, graded: 1, grading_failed: 1, reviewed: 1, manual_review: 0 },
     } satisfies ExamRow);
+  });
+
+  it("counts sheets set aside for manual review, from wherever they stopped, and through a person's grading given up", () => {
+    const counts = (log: Array<ExamEvent | SheetEvent>) => (fold(examsProjection, logOf(log)).get(examId) as ExamRow).sheetCounts;
+    expect(counts(setAside)).toEqual({ submitted: 0, ocr_running: 0, ocr_completed: 0, ocr_failed: 0, grading: 0, graded: 0, grading_failed: 0, reviewed: 0, manual_review: 2 });
+    expect(counts(setAside.slice(0, -1))).toMatchObject({ grading: 1, manual_review: 1 });
+    expect(counts(setAside.slice(0, 4))).toMatchObject({ ocr_running: 1, manual_review: 0 });
   });
 
   it("counts sheets still on their way", () => {
     const rows = fold(examsProjection, logOf([created, submitted(s1), ...upToGrading(s2), submitted(s3), ocrStarted(s3), submitted(s4), ocrStarted(s4), ocrCompleted(s4)]));
-    expect((rows.get(examId) as ExamRow).sheetCounts).toEqual({ submitted: 1, ocr_running: 1, ocr_completed: 1, ocr_failed: 0, grading: 1, graded: 0, grading_failed: 0, reviewed: 0 });
+    expect((rows.get(examId) as ExamRow).sheetCounts).toEqual({
+      submitted: 1, ocr_running: 1, ocr_completed: 1, ocr_failed: 0, grading: 1, graded: 0, grading_failed: 0, reviewed: 0, manual_review: 0,
+    });
   });
 
   it("marks published results and deletions in the status", () => {
@@ -133,7 +172,7 @@ describe("exam_sheets projection", () => {
     const empty = {
       examId, batchId, pageCount: 2, maxScore: 80, ocrEngine: null, ocrConfidence: null, answersDetected: null, ocrDurationMs: null, ocrError: null,
       graderId: null, gradingMethod: null, score: null, gradingDurationMs: null, gradingError: null,
-      reviewerId: null, reviewReason: null, scoreBeforeReview: null, reviewedAt: null,
+      reviewerId: null, reviewReason: null, scoreBeforeReview: null, reviewedAt: null, manualReviewReason: null, overdueAt: null,
     };
     const ocrRead = { ocrEngine: "handwriting-v3", ocrConfidence: 0.9, answersDetected: 18, ocrDurationMs: 2500 };
     expect(rows.get(s1)).toEqual({
@@ -148,6 +187,14 @@ describe("exam_sheets projection", () => {
     } satisfies ExamSheetRow);
     expect(rows.get(s4)).toMatchObject({ status: "grading_failed", score: null, gradingError: "grader lost its lease", gradingDurationMs: 300 });
   });
+
+  it("shows why a sheet waits for a person, when it was flagged overdue, and who holds it", () => {
+    const rows = fold(examSheetsProjection, logOf(setAside));
+    expect(rows.get(s1)).toMatchObject({ status: "manual_review", manualReviewReason: "automatic grading gave up", overdueAt: timeOf(3), updatedAt: timeOf(4), graderId: null });
+    expect(rows.get(s2)).toMatchObject({ status: "manual_review", manualReviewReason: "automatic grading gave up", overdueAt: null, graderId: null, gradingMethod: null });
+    expect(fold(examSheetsProjection, logOf(setAside.slice(0, -1))).get(s2)).toMatchObject({ status: "grading", graderId: "key-okafor", gradingMethod: "manual" });
+    expect(fold(examSheetsProjection, logOf(setAside.slice(0, 10))).get(s2)).toMatchObject({ status: "ocr_completed", graderId: null, ocrConfidence: 0.9 });
+  });
 });
 
 describe("grading_stats projection", () => {
@@ -161,9 +208,13 @@ describe("grading_stats projection", () => {
     });
     expect(statsOf(history)).toEqual({
       examId, gradedCount: 2, meanPercent: 87.5, minPercent: 75, maxPercent: 100, histogram: [0, 0, 0, 0, 0, 0, 0, 1, 0, 1], scoreCounts: { "75": 1, "100": 1 },
-      reviewedCount: 1, reviewAdjustmentSum: 25, meanReviewAdjustment: 25, ocrFailedCount: 1, gradingFailedCount: 1,
+      reviewedCount: 1, reviewAdjustmentSum: 25, meanReviewAdjustment: 25, ocrFailedCount: 1, gradingFailedCount: 1, manualReviewCount: 0,
       gradingMsSum: 4000, meanGradingMs: 2000, updatedAt: timeOf(history.length - 1),
     } satisfies GradingStatsRow);
+  });
+
+  it("counts the sheets set aside for manual review", () => {
+    expect(statsOf(setAside)).toMatchObject({ manualReviewCount: 2, gradedCount: 0, ocrFailedCount: 0, gradingFailedCount: 0 });
   });
 
   it("keeps equal scores apart in the counts, so lowering one of them leaves the other", () => {
@@ -192,7 +243,7 @@ describe("every projection", () => {
   it("reads only the event types it declares", () => {
     for (const projection of domainProjections) {
       const declared = new RegExp(`^(${projection.eventTypes.map((pattern) => pattern.replace(".", "\\.").replace("*", ".*")).join("|")})$`);
-      for (const event of logOf([...history, { type: "exam.results_published", data: { examId, publishedBy: "key-okafor" } }])) {
+      for (const event of logOf([...history, ...setAside.slice(1), { type: "exam.results_published", data: { examId, publishedBy: "key-okafor" } }])) {
         const touches = projection.tables.some(({ keysOf }) => keysOf(event).length > 0);
         if (touches) expect(event.type, `${projection.name} reads ${event.type}`).toMatch(declared);
       }

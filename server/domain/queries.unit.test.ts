@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { domainHarness, teacher, type DomainHarness, type FakeTask, type FakeTaskOutcome } from "./domain.fixtures";
+import type { TaskRecord } from "@/server/engine/tasks/task-store";
+import { domainHarness, teacher, type DomainHarness, type FakeTaskOutcome } from "./domain.fixtures";
 import type { ExamRow, ExamSheetRow } from "./projections";
 import type { GradingStats } from "./queries";
 
@@ -12,11 +13,11 @@ afterEach(async () => {
   await Promise.all(harnesses.splice(0).map((harness) => harness.close()));
 });
 
-/** Sheets are graded at half marks, and the OCR of stu-3's sheet fails for good. */
-function outcomeOf(task: FakeTask): FakeTaskOutcome {
-  const input = task.request.input as { sheetId: string; studentId: string; pageCount: number; maxScore: number; questionCount: number };
-  if (task.request.type === "grading_execution") {
-    return { result: { sheetId: input.sheetId, score: input.maxScore / 2, maxScore: input.maxScore, questionsGraded: input.questionCount, method: "auto" } };
+/** Sheets are graded at half marks, and the OCR of stu-3's sheet fails for good (the sheet goes to manual review). */
+function outcomeOf(task: TaskRecord): FakeTaskOutcome {
+  const input = task.input as { sheetId: string; studentId: string; pageCount: number; maxScore: number; questionCount: number };
+  if (task.type === "grading_execution") {
+    return { result: { sheetId: input.sheetId, score: input.maxScore / 2, maxScore: input.maxScore, questionsGraded: input.questionCount, method: "auto", durationMs: 100 } };
   }
   if (input.studentId === "stu-3") return { dead: { message: "page 2 is blank or unreadable", reason: "non_retryable" } };
   return { result: { sheetId: input.sheetId, pageCount: input.pageCount, engine: "handwriting-v3", confidence: 0.9, answersDetected: 10, durationMs: 1000 } };
@@ -59,7 +60,7 @@ describe("domain queries", () => {
     const all = await harness.query<Page>("exams.list", {});
     expect(ids(all.result)).toEqual([withdrawn, biology, algebra]);
     expect(all.position).toBe(await harness.store.headPosition());
-    expect(all.result.items[2]).toMatchObject({ status: "open", sheetCount: 4, sheetCounts: { graded: 2, reviewed: 1, ocr_failed: 1 } });
+    expect(all.result.items[2]).toMatchObject({ status: "open", sheetCount: 4, sheetCounts: { graded: 2, reviewed: 1, manual_review: 1, ocr_failed: 0 } });
 
     expect(ids((await harness.query<Page>("exams.list", { status: "open" })).result)).toEqual([biology, algebra]);
     expect(ids((await harness.query<Page>("exams.list", { status: "deleted" })).result)).toEqual([withdrawn]);
@@ -92,11 +93,11 @@ describe("domain queries", () => {
     expect(all.result.items.map((sheet) => [sheet.sheetId, sheet.status, sheet.score])).toEqual([
       [sheets[0], "reviewed", 60],
       [sheets[1], "graded", 40],
-      [sheets[2], "ocr_failed", null],
+      [sheets[2], "manual_review", null],
       [sheets[3], "graded", 40],
     ]);
     expect(all.result.items[0]).toMatchObject({ scoreBeforeReview: 40, reviewerId: "key-okafor", graderId: "grader-auto", ocrConfidence: 0.9 });
-    expect(all.result.items[2]).toMatchObject({ ocrError: "page 2 is blank or unreadable" });
+    expect(all.result.items[2]).toMatchObject({ manualReviewReason: expect.stringContaining("automatic grading gave up"), ocrError: null });
 
     const graded = await harness.query<Page>("exams.sheets", { examId: algebra, status: "graded", limit: "1" });
     expect(graded.result.items.map((sheet) => sheet.sheetId)).toEqual([sheets[1]]);
@@ -111,7 +112,7 @@ describe("domain queries", () => {
     expect(stats).toEqual({
       examId: algebra, gradedCount: 3, meanPercent: 58.33, minPercent: 50, maxPercent: 75,
       histogram: Array.from({ length: 10 }, (_, band) => ({ fromPercent: band * 10, toPercent: band * 10 + 10, count: band === 5 ? 2 : band === 7 ? 1 : 0 })),
-      reviewedCount: 1, meanReviewAdjustment: 25, ocrFailedCount: 1, gradingFailedCount: 0, meanGradingMs: 100, updatedAt: expect.any(Date),
+      reviewedCount: 1, meanReviewAdjustment: 25, ocrFailedCount: 0, gradingFailedCount: 0, manualReviewCount: 1, meanGradingMs: 100, updatedAt: expect.any(Date),
     } satisfies GradingStats);
     await expect(harness.query("exams.grading_stats", { examId: withdrawn })).rejects.toMatchObject({ code: "not_found" });
   });

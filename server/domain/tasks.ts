@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { NonRetryableError } from "@/server/engine/core/errors";
 import { defineTaskType, type TaskContext, type TaskTypeDefinition } from "@/server/engine/tasks/task-type";
+import { scanDpi } from "./events";
 
 /**
  * The demo domain's background work (the seed's task types): OCR of a scanned answer sheet and
@@ -19,8 +20,12 @@ export const ocrProcessingInput = z.object({
   studentId: personId,
   pageCount: z.number().int().positive().max(100),
   engine: z.enum(["handwriting-v3", "printed-forms-v2"]).default("handwriting-v3"),
-  dpi: z.number().int().min(150).max(1200).default(300),
+  /** Scans below {@link MIN_OCR_DPI} are accepted, and fail: the work is what finds them unreadable. */
+  dpi: scanDpi.default(300),
 });
+
+/** OCR cannot read a scan of a lower resolution: retrying will not change that. */
+export const MIN_OCR_DPI = 150;
 
 export const gradingExecutionInput = z.object({
   sheetId: uuid,
@@ -31,7 +36,7 @@ export const gradingExecutionInput = z.object({
   method: z.enum(["auto", "manual"]).default("auto"),
 });
 
-/** What the two sheet tasks return; the domain's reactions record it on the sheet (reactions.ts). */
+/** What the two sheet tasks return; the `sheet_grading` saga records it on the sheet (sagas.ts). */
 export const ocrProcessingResult = z.object({
   sheetId: uuid,
   pageCount: z.number().int().positive(),
@@ -47,6 +52,7 @@ export const gradingExecutionResult = z.object({
   maxScore: z.number().positive(),
   questionsGraded: z.number().int().positive(),
   method: z.enum(["auto", "manual"]),
+  durationMs: z.number().int().nonnegative(),
 });
 
 export const batchProcessingInput = z.object({
@@ -140,6 +146,11 @@ export function demoTaskTypes(options: DemoTaskOptions = {}): Array<TaskTypeDefi
     input: ocrProcessingInput,
     async handler(input, context) {
       const started = Date.now();
+      // Found on the first page, as a real engine would: nothing on a scan this coarse is legible.
+      if (input.dpi < MIN_OCR_DPI) {
+        await sleep(stepMs, context.signal);
+        throw new NonRetryableError(`scan at ${input.dpi} dpi is below the ${MIN_OCR_DPI} dpi OCR can read`);
+      }
       await work(context, input.pageCount, (page) => `page ${page} of ${input.pageCount} read`, {
         transient: `OCR worker for ${input.engine} did not answer`,
         permanent: `page ${Math.min(2, input.pageCount)} is blank or unreadable`,
@@ -162,6 +173,7 @@ export function demoTaskTypes(options: DemoTaskOptions = {}): Array<TaskTypeDefi
     timeoutMs: 180_000,
     input: gradingExecutionInput,
     async handler(input, context) {
+      const started = Date.now();
       const perStep = 5;
       const steps = Math.ceil(input.questionCount / perStep);
       await work(context, steps, (step) => `${Math.min(step * perStep, input.questionCount)} of ${input.questionCount} questions graded`, {
@@ -170,7 +182,7 @@ export function demoTaskTypes(options: DemoTaskOptions = {}): Array<TaskTypeDefi
       });
       const score = round(input.maxScore * between(0.35, 1));
       return {
-        sheetId: input.sheetId, score, maxScore: input.maxScore, questionsGraded: input.questionCount, method: input.method,
+        sheetId: input.sheetId, score, maxScore: input.maxScore, questionsGraded: input.questionCount, method: input.method, durationMs: Date.now() - started,
       } satisfies z.infer<typeof gradingExecutionResult>;
     },
   });

@@ -77,7 +77,8 @@ describe("demo task types", () => {
     const graded = (await type("grading_execution").handler(
       type("grading_execution").input.parse({ ...sheet(), questionCount: 12, maxScore: 60 }),
       grading.value,
-    )) as { score: number; maxScore: number };
+    )) as { score: number; maxScore: number; durationMs: number };
+    expect(graded.durationMs).toBeGreaterThanOrEqual(0);
     expect(grading.progress.map(([, message]) => message)).toEqual(["5 of 12 questions graded", "10 of 12 questions graded", "12 of 12 questions graded"]);
     expect(graded.score).toBeLessThanOrEqual(60);
 
@@ -103,6 +104,17 @@ describe("demo task types", () => {
 
     const permanent = typesWith(sequence(0.001, 0));
     await expect(permanent("ocr_processing").handler(ocrInput(permanent), context().value)).rejects.toBeInstanceOf(NonRetryableError);
+  });
+
+  it("OCR fails for good on a scan below 150 dpi, whatever the luck, and reads one of 150", async () => {
+    const lucky = typesWith(() => 0.99);
+    const ocr = lucky("ocr_processing");
+    expect(ocr.input.safeParse({ ...sheet(), pageCount: 2, dpi: 72 }).success).toBe(true);
+    expect(ocr.input.safeParse({ ...sheet(), pageCount: 2, dpi: 71 }).success).toBe(false);
+    const coarse = ocr.handler(ocr.input.parse({ ...sheet(), pageCount: 2, dpi: 100 }), context().value);
+    await expect(coarse).rejects.toBeInstanceOf(NonRetryableError);
+    await expect(coarse).rejects.toThrow("scan at 100 dpi is below the 150 dpi OCR can read");
+    await expect(ocr.handler(ocr.input.parse({ ...sheet(), pageCount: 2, dpi: 150 }), context().value)).resolves.toMatchObject({ pageCount: 2 });
   });
 
   it("stop as soon as their signal is aborted", async () => {

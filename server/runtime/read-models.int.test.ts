@@ -19,13 +19,13 @@ import { domainReadModelTables } from "./read-models";
 const okafor = teacher("key-okafor");
 const haddad = teacher("key-haddad");
 
-/** Two exams with sheets in every state (unreadable, failed grading, graded, reviewed), one published, and one deleted exam. */
+/** Two exams with sheets in every state (set aside for manual review after unreadable OCR or failed grading, graded, reviewed), one published, and one deleted exam. */
 async function gradedLog(): Promise<{ harness: DomainHarness; examIds: string[]; sheetIds: string[] }> {
   const harness = domainHarness({
     outcome: (task) => {
-      const { studentId } = task.request.input as { studentId?: string };
-      if (task.request.type === "ocr_processing" && studentId === "stu-3") return { dead: { message: "scan resolution below 150 dpi", reason: "non_retryable" } };
-      if (task.request.type === "grading_execution" && studentId === "stu-4") return { dead: { message: "grader lost its lease", reason: "attempts_exhausted" } };
+      const { studentId } = task.input as { studentId?: string };
+      if (task.type === "ocr_processing" && studentId === "stu-3") return { dead: { message: "scan resolution below 150 dpi", reason: "non_retryable" } };
+      if (task.type === "grading_execution" && studentId === "stu-4") return { dead: { message: "grader lost its lease", reason: "attempts_exhausted" } };
       return typicalOutcome(task);
     },
   });
@@ -104,7 +104,7 @@ function describeOn(kind: string, open: () => Promise<{ database: Database; rele
         expect(postgres).toEqual(memory);
       }
       const [memoryExam] = await bothAnswer("exams.get", { examId: examIds[0] });
-      expect(memoryExam).toMatchObject({ status: "results_published", sheetCounts: { ocr_failed: 1, grading_failed: 1, graded: 2, reviewed: 1 } });
+      expect(memoryExam).toMatchObject({ status: "results_published", sheetCounts: { manual_review: 2, graded: 2, reviewed: 1 } });
       for (const examId of examIds.slice(0, 2)) {
         const [memory, postgres] = await bothAnswer("exams.grading_stats", { examId });
         expect(postgres).toEqual(memory);
