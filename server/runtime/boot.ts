@@ -2,6 +2,7 @@ import { startDemoTraffic } from "@/server/domain/demo-traffic";
 import { closeContainer, getContainer, type Container } from "./container";
 import { ConfigError, loadEnv } from "./env";
 import { startHealthReporter } from "./health";
+import { startSagaWorkers } from "./sagas";
 import { startTransportWorkers } from "./transport-workers";
 import { logger } from "./logger";
 
@@ -50,6 +51,10 @@ async function boot(role: ProcessRole): Promise<Container> {
     // Needs no broker: the projections read the log from the database (one process runs each).
     container.cqrs.projections.start();
     stoppers.push(() => container.cqrs.projections.stop());
+
+    // Need no broker either: sagas and timers are claimed from the database (each by one process).
+    const sagaWorkers = startSagaWorkers(container.sagas);
+    stoppers.push(() => sagaWorkers.stop());
   }
 
   if (env.WORKERS === "on" && env.DEMO === "on") {

@@ -24,12 +24,14 @@ import { registerDomainEventTypes } from "@/server/domain/events";
 import { domainProjections } from "@/server/domain/projections";
 import { domainQueries } from "@/server/domain/queries";
 import { domainReactions } from "@/server/domain/reactions";
+import { registerSagaEventTypes } from "@/server/engine/sagas/events";
 import { registerTaskEventTypes } from "@/server/engine/tasks/events";
 import type { TaskQueue } from "@/server/engine/tasks/task-queue";
 import { defaultConsumerName } from "@/server/engine/transport/subscriber";
 import { DeadLetterActions } from "./dead-letters";
 import { diagnosticsSubscription, registerDiagnosticsEventTypes } from "./diagnostics";
 import { ReplayService } from "./replays";
+import { createSagaServices, type SagaServices } from "./sagas";
 import { domainReadModelTables } from "./read-models";
 import { createTaskQueue } from "./tasks";
 import { SubscriptionRegistry } from "./subscriptions";
@@ -57,6 +59,8 @@ export interface Container {
   /** The priority task queue (submit, status); its worker pool starts with the transport workers. */
   tasks: TaskQueue;
   cqrs: CqrsServices;
+  /** Orchestrated and choreographed sagas; their workers start with the engine workers (boot.ts). */
+  sagas: SagaServices;
   close(): Promise<void>;
 }
 
@@ -92,6 +96,7 @@ export async function createContainer(env: Env): Promise<Container> {
   registerDomainEventTypes(registry);
   registerDiagnosticsEventTypes(registry);
   registerTaskEventTypes(registry);
+  registerSagaEventTypes(registry);
   const eventTypes = new PostgresEventTypeRepository(database);
   await registry.loadRuntimeTypes(eventTypes);
 
@@ -122,8 +127,9 @@ export async function createContainer(env: Env): Promise<Container> {
   };
   const tasks = createTaskQueue({ env, database, publisher, transport });
   const cqrs = createCqrs({ env, database, registry, store, bus, lease: transport.lease });
-  // The domain's reactions move the pipeline on (commands, tasks, notifications) from the log.
-  for (const reaction of domainReactions({ commands: cqrs.commands, tasks, publish: (drafts) => publisher.publish(drafts) })) {
+  const sagas = createSagaServices({ env, database, store, publisher, commands: cqrs.commands, tasks, subscriptions });
+  // The domain's reactions move the pipeline on (sagas, notifications) from the log.
+  for (const reaction of domainReactions({ sagas: sagas.orchestrator, publish: (drafts) => publisher.publish(drafts) })) {
     subscriptions.define(reaction);
   }
 
@@ -140,8 +146,12 @@ export async function createContainer(env: Env): Promise<Container> {
     transport,
     tasks,
     cqrs,
+    sagas,
     async close() {
       tail.close();
+      // Before the task queue and the store: a saga being advanced may still submit or append.
+      await sagas.orchestrator.stop();
+      await sagas.timers.stop();
       await cqrs.projections.stop();
       await transport.replays.close();
       await transport.deadLetterActions.close();
