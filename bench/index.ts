@@ -1,5 +1,6 @@
 import { benchBus } from "./bus";
 import { benchCqrs } from "./cqrs";
+import { benchSagas } from "./sagas";
 import { benchStore } from "./store";
 import { printTable, type BenchRow } from "./table";
 import { benchKafkaTransport } from "./transport-kafka";
@@ -17,6 +18,7 @@ const suites: Record<string, { title: string; run: () => Promise<BenchRow[]> }> 
   bus: { title: "Event bus (in-process)", run: benchBus },
   store: { title: "Event store", run: benchStore },
   cqrs: { title: "CQRS: commands and projections on Postgres", run: benchCqrs },
+  sagas: { title: "Sagas: orchestrated 3-step saga vs the same commands in sequence, on Postgres", run: benchSagas },
   "transport-postgres": { title: "Transport: Postgres (Eventloom vs a postgres.js SKIP LOCKED queue)", run: benchPostgresTransport },
   "transport-redis": { title: "Transport: Redis Streams (Eventloom vs ioredis XADD / XREADGROUP)", run: benchRedisTransport },
   "transport-kafka": { title: "Transport: Kafka (Eventloom vs kafkajs)", run: benchKafkaTransport },
