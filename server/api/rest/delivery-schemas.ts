@@ -1,5 +1,6 @@
 import { z } from "zod";
 import "zod-openapi";
+import { sagaStatuses } from "@/server/engine/sagas/saga-store";
 import { replayStatuses } from "@/server/engine/transport/replay";
 import { pageCursor, pageLimit } from "./list-params";
 
@@ -187,6 +188,9 @@ export const statusResponse = z
     ),
     subscriptions: z.array(subscriptionResource),
     projections: z.array(projectionResource),
+    sagas: z
+      .record(z.string(), z.partialRecord(z.enum(sagaStatuses), z.int().min(0)))
+      .meta({ description: "Sagas per type, per status (statuses with none left out); see GET /api/v1/sagas." }),
     throughput: z.object({
       eventsPerSecond: z.number().meta({ description: "Events appended per second over the last minute (by event time, from the log)." }),
       headPosition: z.int().meta({ description: "Highest committed position." }),

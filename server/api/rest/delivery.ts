@@ -11,7 +11,8 @@ import { createReplayBody, listDeadLettersQuery, listReplaysQuery, redriveMatchi
 
 /**
  * REST v1 delivery: subscriptions and their figures, dead letters (list, redrive, delete),
- * replays of the log to a subscription, and the status overview (with the projections' lag).
+ * replays of the log to a subscription, and the status overview (with the projections' lag and
+ * the sagas per type and status).
  */
 
 const JSON_TYPE = ["application/json"] as const;
@@ -168,17 +169,19 @@ export function eventsPerSecondOfLastMinute(perMinute: ReadonlyArray<{ count: nu
 export async function status(context: RestContext<unknown>): Promise<Response> {
   const { container } = context;
   const now = Date.now();
-  const [health, figures, projections, stats] = await Promise.all([
+  const [health, figures, projections, stats, sagaCounts] = await Promise.all([
     probeHealth(container),
     container.transport.subscriptions.figures(),
     container.cqrs.projections.status(),
     overviewStats(container.store, now),
+    container.sagas.orchestrator.counts(),
   ]);
   return json({
     status: health.status,
     components: health.components,
     subscriptions: figures.map(subscriptionResource),
     projections: projections.map(projectionResource),
+    sagas: sagaCounts.byType,
     throughput: { eventsPerSecond: eventsPerSecondOfLastMinute(stats.perMinute, now), headPosition: stats.headPosition },
   });
 }

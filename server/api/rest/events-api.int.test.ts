@@ -602,6 +602,7 @@ describe("dependency failures", () => {
           "event-bus": { status: "up", latencyMs: null },
           "transport:postgres": { status: "up", latencyMs: expect.any(Number) },
           projections: { status: "up", latencyMs: null },
+          sagas: { status: "up", latencyMs: null },
         },
       });
       expect(JSON.stringify(body)).not.toContain("db.internal");

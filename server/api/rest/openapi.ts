@@ -40,9 +40,10 @@ import {
 } from "./delivery-schemas";
 import { commandCatalog, commandHeaders, commandNameParams, commandResult, queryCatalog, queryNameParams, queryRequestParams } from "./cqrs-schemas";
 import { listTasksQuery, submitTaskBody, taskAccepted, taskIdParams, taskPage, taskResource, taskTypeList } from "./task-schemas";
+import { cancelSagaBody, listSagasQuery, sagaDetail, sagaIdParams, sagaPage, sagaTimerList, sagaTypeList, startSagaBody } from "./sagas-schemas";
 
 /**
- * The OpenAPI 3.1 document of REST v1 (events, delivery, tasks, commands and queries), generated from the zod schemas that validate
+ * The OpenAPI 3.1 document of REST v1 (events, delivery, tasks, commands and queries, sagas), generated from the zod schemas that validate
  * the requests (schemas.ts), so the document cannot describe an API other than the one served.
  */
 
@@ -220,9 +221,9 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
       "/api/v1/status": {
         get: scoped("events:read", {
           operationId: "getStatus",
-          summary: "Components, subscriptions, projections and throughput",
+          summary: "Components, subscriptions, projections, sagas and throughput",
           description:
-            "Components (database, event bus, transport, projections) with state and latency, every subscription's figures, every projection's position and lag behind the head of the log, and events per second over the last minute.",
+            "Components (database, event bus, transport, projections, sagas) with state and latency, every subscription's figures, every projection's position and lag behind the head of the log, the sagas per type and status, and events per second over the last minute.",
           responses: { "200": { description: "Status", content: jsonContent(statusResponse) }, ...problems("forbidden") },
         }),
       },
@@ -401,6 +402,89 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
             ...problems("bad_request", "forbidden", "not_found"),
           },
         }),
+      },
+      "/api/v1/sagas": {
+        get: scoped("events:read", {
+          operationId: "listSagas",
+          summary: "Sagas, orchestrated and choreographed, newest first",
+          requestParams: { query: listSagasQuery },
+          responses: { "200": { description: "A page of sagas", content: jsonContent(sagaPage) }, ...problems("bad_request", "forbidden") },
+        }),
+        post: scoped("commands:execute", {
+          operationId: "startSaga",
+          summary: "Start a saga of an orchestrated type (an addition to the contract)",
+          description:
+            "Validates `input` against the type's schema (422 naming each field, under `input`; an unknown or choreographed type fails on `type`), stores the saga with every step pending, publishes `saga.started` and hands it to the saga workers. An `id` that exists (or a repeated Idempotency-Key, from which the id is derived per caller) answers 200 with that saga and starts nothing; if it is a saga of another type, 409.",
+          requestParams: { header: publishHeaders.pick({ "idempotency-key": true, traceparent: true }) },
+          requestBody: { required: true, content: jsonContent(startSagaBody) },
+          responses: {
+            "201": {
+              description: "Started",
+              headers: z.object({ location: z.string().meta({ description: "The saga's URL" }) }),
+              content: jsonContent(sagaDetail),
+            },
+            "200": {
+              description: "A saga with this id existed: it, unchanged",
+              headers: replayedHeader.extend({ location: z.string().meta({ description: "The saga's URL" }) }),
+              content: jsonContent(sagaDetail),
+            },
+            ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/sagas/{id}": {
+        get: scoped("events:read", {
+          operationId: "getSaga",
+          summary: "A saga with its steps and compensations",
+          description:
+            "Steps in definition order and compensations in the order they ran, each with attempts (and every attempt's error), duration and the events its action caused (GET /api/v1/events/{id}).",
+          requestParams: { path: sagaIdParams },
+          responses: { "200": { description: "The saga", content: jsonContent(sagaDetail) }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/sagas/{id}/retry": {
+        post: scoped("commands:execute", {
+          operationId: "retrySaga",
+          summary: "Resume a failed saga",
+          description: "A `failed` saga (a compensation that kept failing) tries that compensation again, attempts starting over, then the compensations left. 409 when the saga is not failed.",
+          requestParams: { path: sagaIdParams },
+          responses: { "200": { description: "Resumed: the saga, compensating again", content: jsonContent(sagaDetail) }, ...problems("forbidden", "not_found", "conflict") },
+        }),
+      },
+      "/api/v1/sagas/{id}/cancel": {
+        post: scoped("commands:execute", {
+          operationId: "cancelSaga",
+          summary: "Cancel a saga: compensate what completed",
+          description:
+            "The body `{reason}` is optional. The saga's worker stops its forward steps, runs the compensations of the completed steps in reverse order and ends the saga `cancelled`. 409 when the saga already ended, or is choreographed (nobody orchestrates it).",
+          requestParams: { path: sagaIdParams },
+          requestBody: { required: false, content: jsonContent(cancelSagaBody) },
+          responses: {
+            "202": {
+              description: "Cancel accepted: the saga as it is now (follow it with GET /api/v1/sagas/{id})",
+              headers: z.object({ location: z.string().meta({ description: "The saga's URL" }) }),
+              content: jsonContent(sagaDetail),
+            },
+            ...problems("bad_request", "forbidden", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/sagas/{id}/timers": {
+        get: scoped("events:read", {
+          operationId: "listSagaTimers",
+          summary: "A saga's durable timers (an addition to the contract)",
+          description: "The timers kept for the saga (its deadline: kind `saga.deadline`), soonest due first, with their status and attempts.",
+          requestParams: { path: sagaIdParams },
+          responses: { "200": { description: "Timers", content: jsonContent(sagaTimerList) }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/saga-types": {
+        get: {
+          operationId: "listSagaTypes",
+          summary: "The saga types, orchestrated and choreographed, with steps, input schemas and counts (an addition to the contract)",
+          description: "Any authenticated caller.",
+          responses: { "200": { description: "Saga types", content: jsonContent(sagaTypeList) }, ...problems() },
+        },
       },
       "/api/v1/openapi.json": {
         get: {
