@@ -8,14 +8,13 @@ import {
   reaction,
   taskStepMarkers,
   type ChoreographyDefinition,
-  type ReactionContext,
-  type ReactionDraft,
 } from "@/server/engine/sagas/choreography";
 import { TASK_EVENT_TYPES, taskDeadSchema, taskSucceededSchema } from "@/server/engine/tasks/events";
 import type { SubmitTaskRequest } from "@/server/engine/tasks/task-queue";
 import type { TaskRecord } from "@/server/engine/tasks/task-store";
 import { decidedEvent } from "./aggregate-events";
-import { domainSchemaVersions, examResultsPublishedSchema, type DomainEventData } from "./events";
+import { examResultsPublishedSchema } from "./events";
+import { notificationDraft, type Notification } from "./notifications";
 import { REACTIONS_PRINCIPAL, type DomainReaction } from "./reactions";
 import { reportGenerationInput, reportSections } from "./tasks";
 
@@ -36,8 +35,8 @@ import { reportGenerationInput, reportSections } from "./tasks";
 export const EXAM_RESULTS_CHOREOGRAPHY = "exam_results";
 
 const REPORT_TASK = "report_generation";
+const RESULTS_NOTIFICATIONS = "exam-results-notifications";
 
-type Notification = DomainEventData["notification.sent"];
 type NotificationTemplate = Notification["template"];
 
 /** The notification.sent events of one template. */
@@ -85,19 +84,6 @@ async function reportRequestOf(deps: ChoreographyReactionDeps, event: EventEnvel
   return task && parsedOrDeadLetter(task.input, reportGenerationInput, `the input of task ${taskId}`);
 }
 
-function notify(context: ReactionContext, notification: Notification): Promise<void> {
-  return context.emit([
-    {
-      key: notification.template,
-      type: "notification.sent",
-      data: notification,
-      subject: notification.recipient,
-      partitionkey: notification.recipient,
-      priority: "low",
-      schemaversion: domainSchemaVersions["notification.sent"],
-    } satisfies ReactionDraft & EventDraft<Notification>,
-  ]);
-}
 
 /** The participants of the domain's choreographies, one subscription each. */
 export function domainChoreographyReactions(deps: ChoreographyReactionDeps): DomainReaction[] {
@@ -123,19 +109,19 @@ export function domainChoreographyReactions(deps: ChoreographyReactionDeps): Dom
     ),
     reaction(
       {
-        name: "exam-results-notifications",
+        name: RESULTS_NOTIFICATIONS,
         description: "Exam results: once the report is ready, tells everyone who sat the exam that its results are out; if the report failed for good, tells whoever published them.",
         on: [TASK_EVENT_TYPES.succeeded, TASK_EVENT_TYPES.dead],
         async handle(event, context) {
           const report = await reportRequestOf(deps, event);
           if (!report) return;
           const about = { examId: report.examId, sheetId: null };
-          await notify(
-            context,
+          const notification: Notification =
             event.type === TASK_EVENT_TYPES.succeeded
               ? { recipient: `exam:${report.examId}:students`, channel: "in_app", template: "results_published", about }
-              : { recipient: report.requestedBy, channel: "email", template: "report_failed", about },
-          );
+              : { recipient: report.requestedBy, channel: "email", template: "report_failed", about };
+          // The emit puts the notice in the event's conversation; its id is the event's, so a redelivery stores one.
+          await context.emit([notificationDraft(notification, { name: `${RESULTS_NOTIFICATIONS}:${event.id}` })]);
         },
       },
       reactionDeps,
