@@ -15,7 +15,8 @@ import {
   taskStepMarkers,
   type ChoreographyDefinition,
 } from "./choreography";
-import type { SagaRecord, SagaStore } from "./saga-store";
+import { InMemorySagaStore } from "./memory-saga-store";
+import type { SagaRecord } from "./saga-store";
 
 /**
  * An order flow: placed -> payment (a `charge` task) -> shipment; a refund compensates the payment.
@@ -278,16 +279,12 @@ describe("reconstructChoreography", () => {
   });
 });
 
-/** The part of a SagaStore the tracker uses, in memory, counting writes. */
-class FakeViewStore implements Pick<SagaStore, "get" | "put"> {
-  readonly sagas = new Map<string, SagaRecord>();
+/** The in-memory saga store, counting the tracker's writes. */
+class CountingSagaStore extends InMemorySagaStore {
   puts = 0;
-  async get(id: string) {
-    return this.sagas.get(id);
-  }
-  async put(saga: SagaRecord) {
+  override async put(saga: SagaRecord): Promise<void> {
     this.puts += 1;
-    this.sagas.set(saga.id, structuredClone(saga));
+    await super.put(saga);
   }
 }
 
@@ -318,7 +315,7 @@ describe("choreographyTracker", () => {
 
   it("subscribes to every type of its flows and stores each flow rebuilt from the log, once per change", async () => {
     const { events, append } = countingStore();
-    const views = new FakeViewStore();
+    const views = new CountingSagaStore();
     const tracker = choreographyTracker([orderFlow], { store: views, events, clock });
     expect(tracker.types.sort()).toEqual(
       ["order.placed", "payment.refunded", "refund.failed", "shipment.failed", "shipment.sent", "task.dead", "task.failed", "task.queued", "task.started", "task.succeeded"].sort(),
@@ -327,26 +324,26 @@ describe("choreographyTracker", () => {
     const placed = await append("order.placed", { orderId }, { subject: orderId });
     await tracker.handle(placed, { attempt: 1 });
     const id = choreographySagaId("order_flow", correlationid);
-    expect(views.sagas.get(id)).toMatchObject({ status: "running", revision: 1 });
+    expect(await views.get(id)).toMatchObject({ status: "running", revision: 1 });
 
     const charged = await append("task.succeeded", { taskId, taskType: "charge", attempt: 1 }, { subject: taskId });
     await tracker.handle(charged, { attempt: 1 });
     const shipped = await append("shipment.sent", { orderId }, { causationid: charged.id });
     await tracker.handle(shipped, { attempt: 1 });
-    expect(views.sagas.get(id)).toMatchObject({ status: "completed", revision: 3, steps: [{ name: "payment", status: "completed" }, { name: "shipment", status: "completed" }] });
+    expect(await views.get(id)).toMatchObject({ status: "completed", revision: 3, steps: [{ name: "payment", status: "completed" }, { name: "shipment", status: "completed" }] });
     expect(views.puts).toBe(3);
 
     // A redelivery (or a delivery that lost the race to a later event) changes nothing.
-    const stored = views.sagas.get(id);
+    const stored = await views.get(id);
     await tracker.handle(charged, { attempt: 2 });
     await tracker.handle(placed, { attempt: 2 });
     expect(views.puts).toBe(3);
-    expect(views.sagas.get(id)).toEqual(stored);
+    expect(await views.get(id)).toEqual(stored);
   });
 
   it("reads nothing for an event that marks none of its flows", async () => {
     const { events, append } = countingStore();
-    const views = new FakeViewStore();
+    const views = new CountingSagaStore();
     const tracker = choreographyTracker([orderFlow], { store: views, events, clock });
     await tracker.handle(await append("task.succeeded", { taskId, taskType: "fraud_check", attempt: 1 }), { attempt: 1 });
     await tracker.handle(await append("order.placed", { orderId, test: true }), { attempt: 1 });
@@ -356,7 +353,7 @@ describe("choreographyTracker", () => {
 
   it("stores nothing for a correlation whose flow never started", async () => {
     const { events, append } = countingStore();
-    const views = new FakeViewStore();
+    const views = new CountingSagaStore();
     const tracker = choreographyTracker([orderFlow], { store: views, events, clock });
     await tracker.handle(await append("shipment.sent", { orderId }), { attempt: 1 });
     expect(events.reads).toBe(1);
@@ -365,7 +362,7 @@ describe("choreographyTracker", () => {
 
   it("pages through a long conversation", async () => {
     const { events, append } = countingStore();
-    const views = new FakeViewStore();
+    const views = new CountingSagaStore();
     const tracker = choreographyTracker([orderFlow], { store: views, events, clock });
     await append("order.placed", { orderId });
     for (let attempt = 1; attempt <= 1_200; attempt += 1) {
@@ -375,7 +372,7 @@ describe("choreographyTracker", () => {
     const last = await append("task.succeeded", { taskId, taskType: "charge", attempt: 1_201 });
     await tracker.handle(last, { attempt: 1 });
     expect(events.reads).toBe(3);
-    const saga = views.sagas.get(choreographySagaId("order_flow", correlationid))!;
+    const saga = (await views.get(choreographySagaId("order_flow", correlationid)))!;
     expect(saga).toMatchObject({ revision: 2_402, steps: [{ name: "payment", status: "completed", attempts: 1_200 }, { name: "shipment", status: "pending" }] });
     // The newest attempts and events are kept.
     expect(saga.steps[0]!.history.map((entry) => entry.attempt)).toEqual(Array.from({ length: 20 }, (_, index) => 1_181 + index));
@@ -384,13 +381,13 @@ describe("choreographyTracker", () => {
 
   it("keeps a view built from more events than a late rebuild saw", async () => {
     const { events, append } = countingStore();
-    const views = new FakeViewStore();
+    const views = new CountingSagaStore();
     const tracker = choreographyTracker([orderFlow], { store: views, events, clock });
     const placed = await append("order.placed", { orderId });
     const id = choreographySagaId("order_flow", correlationid);
     await views.put({ ...reconstructChoreography(orderFlow, [placed as StoredEvent], NOW)!, revision: 9, status: "completed" });
     await tracker.handle(placed, { attempt: 1 });
-    expect(views.sagas.get(id)).toMatchObject({ revision: 9, status: "completed" });
+    expect(await views.get(id)).toMatchObject({ revision: 9, status: "completed" });
   });
 });
 
