@@ -72,3 +72,18 @@ export {
 } from "./orchestrator";
 export { SAGA_PRINCIPAL, SagaShutdownError, SagaStepTimeoutError, childSagaId } from "./step-actions";
 export { InMemorySagaStore } from "./memory-saga-store";
+export { DurableTimers, type DurableTimersOptions } from "./timers";
+export { InMemoryTimerStore } from "./memory-timer-store";
+export {
+  choreographySagaId,
+  choreographyTracker,
+  defineChoreography,
+  describeChoreography,
+  reaction,
+  reconstructChoreography,
+  taskStepMarkers,
+  type ChoreographyDefinition,
+  type ChoreographyStepDefinition,
+  type ReactionContext,
+  type ReactionDefinition,
+} from "./choreography";

@@ -124,6 +124,8 @@ export class InMemorySagaStore implements SagaStore {
   }
 
   async put(saga: SagaRecord): Promise<void> {
+    const stored = this.#sagas.get(saga.id);
+    if (stored && stored.revision > saga.revision) return;
     this.#sagas.set(saga.id, structuredClone(saga));
   }
 

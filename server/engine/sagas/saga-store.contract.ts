@@ -20,7 +20,8 @@ import { SagaLeaseLostError, type ClaimArgs, type SagaRecord, type SagaSignalOut
  * - `list` orders by `startedAt` descending, ties by id descending; a cursor is a keyset position,
  *   so sagas created while paging never shift a page; an unreadable cursor is a ValidationError.
  *   `nextCursor` is null when no older saga matches.
- * - `put` stores the record exactly as given (revision included).
+ * - `put` stores the record exactly as given (revision included), unless the stored one has a
+ *   higher revision.
  */
 
 export interface SagaStoreUnderTest {
@@ -464,6 +465,9 @@ export function describeSagaStoreContract(name: string, makeStore: () => Promise
         expect(await store.get(flow.id)).toEqual(finished);
         expect(ids((await store.list({ limit: 10, kind: "choreographed", correlationid: "corr-x" })).items)).toEqual([flow.id]);
         expect(await store.counts()).toEqual({ byType: { exam_reporting: { completed: 1 } } });
+        // A view rebuilt from fewer events (another process's tracker, finishing late) does not replace it.
+        await store.put({ ...flow, revision: 1 });
+        expect(await store.get(flow.id)).toEqual(finished);
         // A view is never due work.
         expect(await store.claimDue({ ...claimAt("w1", at(10)), limit: 10 })).toEqual([]);
       });

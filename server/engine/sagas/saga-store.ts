@@ -191,6 +191,10 @@ export interface SagaStore {
    * or undefined when `expectedRevision` is stale.
    */
   update(id: string, expectedRevision: number, patch: Partial<Pick<SagaRecord, "status" | "cancelRequested" | "wakeAt" | "cursor" | "compensations" | "error">>, now: string): Promise<SagaRecord | undefined>;
-  /** Upserts a choreographed saga's view (rebuilt from the log on every event; no lease, no revision check). */
+  /**
+   * Upserts a choreographed saga's view (rebuilt from the log on every event; no lease). A stored
+   * view with a higher revision (rebuilt from more events, by another process) is kept: trackers
+   * in several processes may finish out of order.
+   */
   put(saga: SagaRecord): Promise<void>;
 }

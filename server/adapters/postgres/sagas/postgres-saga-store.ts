@@ -231,7 +231,8 @@ export class PostgresSagaStore implements SagaStore {
         error = excluded.error, cursor = excluded.cursor, wake_at = excluded.wake_at, awaiting = excluded.awaiting,
         signals = excluded.signals, cancel_requested = excluded.cancel_requested, started_at = excluded.started_at,
         updated_at = excluded.updated_at, ended_at = excluded.ended_at, revision = excluded.revision,
-        lease_owner = excluded.lease_owner, lease_until = excluded.lease_until`);
+        lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+      where ${sagas.revision} <= excluded.revision`);
   }
 
   /** Every column of an insert, in the order `create` and `put` list them. */
