@@ -60,6 +60,11 @@ export interface EndpointWithSecret {
 }
 
 export interface CreateEndpointInput {
+  /**
+   * The new endpoint's id; default a new UUIDv7. REST derives it from the caller's Idempotency-Key,
+   * so a repeated create finds the endpoint the first one made.
+   */
+  id?: string;
   url: string;
   eventTypes: string[];
   description?: string;
