@@ -9,6 +9,7 @@ import { queriesRouter } from "./routers/queries";
 import { queuesRouter } from "./routers/queues";
 import { readModelsRouter } from "./routers/read-models";
 import { replaysRouter } from "./routers/replays";
+import { sagasRouter } from "./routers/sagas";
 import { sessionRouter } from "./routers/session";
 import { usersRouter } from "./routers/users";
 
@@ -25,6 +26,7 @@ export const appRouter = createTRPCRouter({
   commands: commandsRouter,
   queries: queriesRouter,
   readModels: readModelsRouter,
+  sagas: sagasRouter,
 });
 
 export type AppRouter = typeof appRouter;
