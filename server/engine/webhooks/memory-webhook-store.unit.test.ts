@@ -1,0 +1,4 @@
+import { InMemoryWebhookStore } from "./memory-webhook-store";
+import { describeWebhookStoreContract } from "./webhook-store.contract";
+
+describeWebhookStoreContract("in memory", async () => ({ store: new InMemoryWebhookStore() }));
