@@ -8,3 +8,4 @@ export * from "./snapshots";
 export * from "./read-models";
 export * from "./timers";
 export * from "./sagas";
+export * from "./webhooks";
