@@ -1,6 +1,6 @@
 import type { StoredEvent } from "@/server/engine/core/envelope";
+import { toEventResource } from "@/server/engine/core/event-resource";
 import { logger } from "@/server/runtime/logger";
-import { toEventResource } from "./events";
 import { HttpProblem } from "./problem";
 import { json, type RestContext } from "./route";
 import { pollEventsQuery, streamEventsQuery } from "./schemas";

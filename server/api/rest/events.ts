@@ -1,5 +1,6 @@
 import type { EventDraft, StoredEvent } from "@/server/engine/core/envelope";
 import type { FieldIssue } from "@/server/engine/core/errors";
+import { toEventResource } from "@/server/engine/core/event-resource";
 import { isUuid } from "@/server/engine/core/ids";
 import type { EventTypeRegistry } from "@/server/engine/core/registry";
 import type { PublishOutcome } from "@/server/engine/store/publisher";
@@ -15,7 +16,6 @@ import {
   publishEventBody,
   type BatchAccepted,
   type CloudEventBody,
-  type EventResource,
   type PublishAccepted,
   type PublishEventBody,
 } from "./schemas";
@@ -29,12 +29,6 @@ import type { z } from "zod";
 const JSON_TYPE = "application/json";
 const CLOUDEVENT_TYPE = "application/cloudevents+json";
 const CLOUDEVENT_BATCH_TYPE = "application/cloudevents-batch+json";
-
-/** A stored event as clients see it: upcast to the latest version of its type, store internals removed. */
-export function toEventResource(event: StoredEvent, registry: Pick<EventTypeRegistry, "upcast">): EventResource {
-  const { streamid: _streamid, streamversion: _streamversion, ...resource } = registry.upcast(event);
-  return resource;
-}
 
 function draftFromBody(body: PublishEventBody, traceparent: string | null): EventDraft {
   const draft: EventDraft = { type: body.type, data: body.data };

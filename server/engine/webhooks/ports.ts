@@ -114,3 +114,6 @@ export interface WebhookOperations {
   recover(id: string, since: string, principal: Principal): Promise<{ recovered: number }>;
   previewFilter(input: { filter: string; eventTypes: string[]; limit?: number }): Promise<FilterPreview>;
 }
+
+/** The metrics port lives beside the dispatcher (metrics.ts); re-exported for the runtime's imports. */
+export type { WebhookMetrics } from "./metrics";
