@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { createAuth, ensureFirstAdmin, roleOf, type Auth } from "@/server/adapters/auth/better-auth";
 import type { Database } from "@/server/adapters/postgres/database";
 import { PostgresApiKeyRepository } from "@/server/adapters/postgres/api-key-repository";
@@ -8,6 +6,7 @@ import { ApiKeyService } from "@/server/engine/auth/api-keys";
 import { roleScopes, type Principal } from "@/server/engine/core/principal";
 import { publicUrl, type Env } from "./env";
 import { logger } from "./logger";
+import { readOrCreateSecretFile } from "./secret-file";
 
 /**
  * Authentication for every entry point: API keys (REST clients, `Authorization: Bearer`) and
@@ -70,15 +69,7 @@ export async function createAuthServices(database: Database, env: Env): Promise<
 export async function resolveAuthSecret(env: Pick<Env, "BETTER_AUTH_SECRET" | "DATA_DIR" | "DATABASE_URL">): Promise<string> {
   if (env.BETTER_AUTH_SECRET) return env.BETTER_AUTH_SECRET;
   if (env.DATABASE_URL) logger.warn("BETTER_AUTH_SECRET is not set: using a per-host secret file; set it when running more than one host");
-  const path = join(env.DATA_DIR, "auth-secret");
-  await mkdir(env.DATA_DIR, { recursive: true });
-  try {
-    // `wx`: only the first process to get here writes; one that loses the race reads the winner's.
-    await writeFile(path, randomBytes(48).toString("base64url"), { flag: "wx", mode: 0o600 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  const secret = (await readFile(path, "utf8")).trim();
+  const { path, secret } = await readOrCreateSecretFile(env.DATA_DIR, "auth-secret", () => randomBytes(48).toString("base64url"));
   if (secret.length < 32) throw new Error(`${path} holds a secret shorter than 32 characters; delete it or set BETTER_AUTH_SECRET`);
   return secret;
 }

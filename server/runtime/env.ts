@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseAllowList } from "@/server/engine/webhooks/address-policy";
 
 /**
  * Every environment variable Eventloom reads, in one schema. A bad value stops the process with a
@@ -13,6 +14,11 @@ function boundedInt({ min, max, unit, why }: { min: number; max: number; unit: s
     .int(`must be a whole number of ${unit}`)
     .min(min, `must be at least ${min} (${why})`)
     .max(max, `must be at most ${max} (${why})`);
+}
+
+/** Strict base64 (padding included) whose bytes number exactly 32: an AES-256 key. */
+function isBase64Of32Bytes(value: string): boolean {
+  return /^[A-Za-z0-9+/]{43}=$/.test(value) && Buffer.from(value, "base64").length === 32;
 }
 
 export const envSchema = z
@@ -55,6 +61,33 @@ export const envSchema = z
     SAGA_POLL_INTERVAL_MS: boundedInt({ min: 10, max: 60_000, unit: "milliseconds", why: "how often idle saga workers look for due sagas and timers" })
       .default(250)
       .describe("How often idle saga workers look for due sagas (and due timers)"),
+    WEBHOOK_ALLOWED_HOSTS: z
+      .string()
+      .superRefine((value, context) => {
+        try {
+          parseAllowList(value);
+        } catch (error) {
+          // The parser names the variable itself; loadEnv puts the name in front of every problem.
+          const message = error instanceof Error ? error.message : String(error);
+          context.addIssue({ code: "custom", message: message.replace(/^WEBHOOK_ALLOWED_HOSTS: /, "") });
+        }
+      })
+      .optional()
+      .describe("Host names, IPs and CIDRs webhooks may be delivered to although the SSRF rules block them (127.0.0.1,localhost for local receivers)"),
+    WEBHOOK_SECRETS_KEY: z
+      .string()
+      .refine(isBase64Of32Bytes, "must be the base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)")
+      .optional()
+      .describe("AES-256-GCM key webhook signing secrets are encrypted with at rest; unset: generated once into DATA_DIR"),
+    WEBHOOK_AUTO_DISABLE_AFTER_MS: boundedInt({ min: 60_000, max: Number.MAX_SAFE_INTEGER, unit: "milliseconds", why: "how long an endpoint fails continuously before it is disabled" })
+      .default(432_000_000)
+      .describe("An endpoint failing continuously this long is disabled (default 5 days)"),
+    WEBHOOK_ATTEMPT_RETENTION_DAYS: boundedInt({ min: 1, max: 3650, unit: "days", why: "how long webhook attempts are kept" })
+      .default(30)
+      .describe("Webhook attempts older than this are deleted (hourly)"),
+    WEBHOOK_TIMEOUT_MS: boundedInt({ min: 1_000, max: 60_000, unit: "milliseconds", why: "how long one webhook request may take" })
+      .default(15_000)
+      .describe("One webhook request, connect to the last byte of the answer"),
     MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     SSE_HEARTBEAT_SECONDS: z.coerce.number().positive().max(60).default(15),
     QUERY_WAIT_MS: z.coerce

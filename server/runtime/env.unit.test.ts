@@ -67,6 +67,55 @@ describe("loadEnv", () => {
     expect(problemsOf({ SAGA_WORKERS: "0", SAGA_LEASE_MS: "1", SAGA_POLL_INTERVAL_MS: "1" })).toHaveLength(3);
   });
 
+  it("gives webhooks their defaults: no allow-list, no configured key, 5 days to auto-disable, 30 days of attempts, 15 s per request", () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({ WEBHOOK_AUTO_DISABLE_AFTER_MS: 432_000_000, WEBHOOK_ATTEMPT_RETENTION_DAYS: 30, WEBHOOK_TIMEOUT_MS: 15_000 });
+    expect(env.WEBHOOK_ALLOWED_HOSTS).toBeUndefined();
+    expect(env.WEBHOOK_SECRETS_KEY).toBeUndefined();
+  });
+
+  it("accepts webhook settings within bounds", () => {
+    const key = Buffer.alloc(32, 7).toString("base64");
+    expect(
+      loadEnv({
+        WEBHOOK_ALLOWED_HOSTS: "127.0.0.1,localhost, 10.1.0.0/16 ,::1,hooks.internal.example",
+        WEBHOOK_SECRETS_KEY: key,
+        WEBHOOK_AUTO_DISABLE_AFTER_MS: "60000",
+        WEBHOOK_ATTEMPT_RETENTION_DAYS: "3650",
+        WEBHOOK_TIMEOUT_MS: "60000",
+      }),
+    ).toMatchObject({
+      WEBHOOK_ALLOWED_HOSTS: "127.0.0.1,localhost, 10.1.0.0/16 ,::1,hooks.internal.example",
+      WEBHOOK_SECRETS_KEY: key,
+      WEBHOOK_AUTO_DISABLE_AFTER_MS: 60_000,
+      WEBHOOK_ATTEMPT_RETENTION_DAYS: 3650,
+      WEBHOOK_TIMEOUT_MS: 60_000,
+    });
+    expect(loadEnv({ WEBHOOK_ATTEMPT_RETENTION_DAYS: "1", WEBHOOK_TIMEOUT_MS: "1000" })).toMatchObject({ WEBHOOK_ATTEMPT_RETENTION_DAYS: 1, WEBHOOK_TIMEOUT_MS: 1_000 });
+  });
+
+  it("refuses a WEBHOOK_SECRETS_KEY that is not the base64 of exactly 32 bytes, without printing it", () => {
+    for (const bad of [Buffer.alloc(31, 1).toString("base64"), Buffer.alloc(33, 1).toString("base64"), "not base64 at all, not at all!!!!!!!!!!!!!!", Buffer.alloc(32, 1).toString("hex")]) {
+      const problems = problemsOf({ WEBHOOK_SECRETS_KEY: bad });
+      expect(problems).toEqual(['WEBHOOK_SECRETS_KEY: must be the base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`) (got "<redacted>")']);
+    }
+  });
+
+  it("refuses webhook settings out of bounds, naming the variable and the bound", () => {
+    expect(problemsOf({ WEBHOOK_AUTO_DISABLE_AFTER_MS: "59999" })[0]).toMatch(/^WEBHOOK_AUTO_DISABLE_AFTER_MS: must be at least 60000 /);
+    expect(problemsOf({ WEBHOOK_ATTEMPT_RETENTION_DAYS: "0" })[0]).toMatch(/^WEBHOOK_ATTEMPT_RETENTION_DAYS: must be at least 1 \(how long webhook attempts are kept\)/);
+    expect(problemsOf({ WEBHOOK_ATTEMPT_RETENTION_DAYS: "3651" })[0]).toMatch(/^WEBHOOK_ATTEMPT_RETENTION_DAYS: must be at most 3650 /);
+    expect(problemsOf({ WEBHOOK_TIMEOUT_MS: "999" })[0]).toMatch(/^WEBHOOK_TIMEOUT_MS: must be at least 1000 /);
+    expect(problemsOf({ WEBHOOK_TIMEOUT_MS: "60001" })[0]).toMatch(/^WEBHOOK_TIMEOUT_MS: must be at most 60000 /);
+    expect(problemsOf({ WEBHOOK_TIMEOUT_MS: "soon" })[0]).toMatch(/^WEBHOOK_TIMEOUT_MS: must be a number of milliseconds/);
+  });
+
+  it("refuses a WEBHOOK_ALLOWED_HOSTS entry that is neither a host name, an IP nor a CIDR, saying which", () => {
+    const problems = problemsOf({ WEBHOOK_ALLOWED_HOSTS: "127.0.0.1,10.0.0.0/99" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^WEBHOOK_ALLOWED_HOSTS: .*10\.0\.0\.0\/99/);
+  });
+
   it("requires ADMIN_EMAIL and ADMIN_PASSWORD together", () => {
     expect(problemsOf({ ADMIN_EMAIL: "admin@example.com" })).toEqual(["ADMIN_PASSWORD: ADMIN_EMAIL and ADMIN_PASSWORD must be set together"]);
   });
