@@ -1,0 +1,1 @@
+export { RESPONSE_BODY_LIMIT_BYTES, UndiciWebhookSender, type UndiciWebhookSenderOptions } from "./webhook-sender";
