@@ -21,8 +21,8 @@ import {
  *   descending; a cursor is a keyset position (items created while paging never shift a page); an
  *   unreadable cursor is a ValidationError on `cursor`; `next` is null when nothing older matches.
  * - `createDeliveries` stores attempts 0, no last attempt, `updatedAt = createdAt`; a delivery for
- *   an unknown endpoint, or for an (endpoint, event) or id already stored, is left out (not an
- *   error), and so is not returned.
+ *   an unknown endpoint, or for an (endpoint, event) or id already stored (or earlier in the same
+ *   batch), is left out (not an error), and so is not returned.
  * - Leases run `leaseMs` from the `now` given (the caller's clock, never the database's); a lease
  *   is free when `leaseUntil` is null or `<= now`. `claimDue` orders by `nextAttemptAt`, ties by id.
  * - Order per key: for an endpoint with `orderedByKey`, a pending delivery with a partition key is
