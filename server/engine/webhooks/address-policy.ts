@@ -209,12 +209,11 @@ export interface UrlValidationOptions {
 const URL_PATH = "url";
 
 /**
- * What is wrong with a webhook URL, as issues on `url` (empty when it is fine): not a URL, not
- * http(s), credentials in it, no host, a host that does not resolve, or any resolved address the
- * rules refuse (each named with its range). Every address counts, not just the first: the sender
- * may connect to any of them.
+ * What is wrong with a webhook URL that can be told without DNS, as issues on `url`: not a URL,
+ * not http(s), credentials in it, no host. The endpoint schemas use it; {@link validateWebhookUrl}
+ * goes on to the addresses.
  */
-export async function validateWebhookUrl(url: string, options: UrlValidationOptions): Promise<FieldIssue[]> {
+export function urlSyntaxIssues(url: string): FieldIssue[] {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -225,11 +224,23 @@ export async function validateWebhookUrl(url: string, options: UrlValidationOpti
     return [{ path: URL_PATH, message: `must use http or https, not ${parsed.protocol.slice(0, -1)}` }];
   }
   if (parsed.username !== "" || parsed.password !== "") {
-    // They would be sent in clear text to every redirect target and stored in the attempt log.
+    // They would be stored in the attempt log with every request, and shown in the dashboard.
     return [{ path: URL_PATH, message: "must not contain credentials (user:password@); use a custom header instead" }];
   }
-  const host = unbracket(parsed.hostname);
-  if (host === "") return [{ path: URL_PATH, message: "has no host" }];
+  if (parsed.hostname === "") return [{ path: URL_PATH, message: "has no host" }];
+  return [];
+}
+
+/**
+ * What is wrong with a webhook URL, as issues on `url` (empty when it is fine): the
+ * {@link urlSyntaxIssues}, a host that does not resolve, or any resolved address the rules refuse
+ * (each named with its range). Every address counts, not just the first: the sender may connect
+ * to any of them.
+ */
+export async function validateWebhookUrl(url: string, options: UrlValidationOptions): Promise<FieldIssue[]> {
+  const syntaxIssues = urlSyntaxIssues(url);
+  if (syntaxIssues.length > 0) return syntaxIssues;
+  const host = unbracket(new URL(url).hostname);
 
   let addresses: string[];
   if (ipaddr.isValid(host)) {
