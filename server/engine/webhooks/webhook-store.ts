@@ -189,7 +189,7 @@ export interface WebhookStore {
   claim(id: string, args: { owner: string; now: string; leaseMs: number }): Promise<WebhookDelivery | undefined>;
   /** Stores attempts and their deliveries' new state in one write. A delivery whose lease `owner` lost is left alone (its attempt is still stored). */
   recordAttempts(records: AttemptRecord[]): Promise<void>;
-  /** Makes failed (and, with `includeSucceeded`, all) deliveries of the endpoint created since `since` pending and due now. At most `limit`. Returns how many. */
+  /** Makes the failed deliveries of the endpoint created since `since` pending and due now, lowest positions first. At most `limit`. Returns how many. */
   recover(endpointId: string, args: { since: string; now: string; limit: number }): Promise<number>;
   /** Makes up to `limit` of the endpoint's skipped deliveries pending and due now, oldest first (throttled catch-up). Returns how many; 0 when none are left. */
   resumeSkipped(endpointId: string, args: { now: string; limit: number }): Promise<number>;
