@@ -183,6 +183,7 @@ export type AddressCheck = { allowed: true } | { allowed: false; reason: string 
  */
 export function checkAddress(host: string, ip: string, allow: AllowList): AddressCheck {
   if (allow.hosts.has(withoutTrailingDot(unbracket(host.toLowerCase())))) return { allowed: true };
+  if (!ipaddr.isValid(ip)) return { allowed: false, reason: `${JSON.stringify(ip)} is not an IP address` };
   if (isAllowListedAddress(ip, allow)) return { allowed: true };
   const verdict = isBlockedAddress(ip);
   if (!verdict.blocked) return { allowed: true };
@@ -190,7 +191,7 @@ export function checkAddress(host: string, ip: string, allow: AllowList): Addres
 }
 
 function isAllowListedAddress(ip: string, allow: AllowList): boolean {
-  if (allow.ranges.length === 0 || !ipaddr.isValid(ip)) return false;
+  if (allow.ranges.length === 0) return false;
   const address = comparable(ipaddr.parse(ip));
   return allow.ranges.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits));
 }

@@ -147,6 +147,10 @@ describe("checkAddress", () => {
     expect(checkAddress("a.example", "fd12::9", allow)).toEqual({ allowed: true });
   });
 
+  it("refuses something that is not an IP address, allow-list or not", () => {
+    expect(checkAddress("a.example", "not-an-ip", allow)).toEqual({ allowed: false, reason: '"not-an-ip" is not an IP address' });
+  });
+
   it("does not widen an allow-listed address to its neighbours", () => {
     expect(checkAddress("a.example", "127.0.0.2", allow).allowed).toBe(false);
     expect(checkAddress("a.example", "10.2.0.1", allow).allowed).toBe(false);
