@@ -88,7 +88,12 @@ export function isEngineError(error: unknown): error is EngineError {
 /** Gives a safe, printable description of anything thrown. */
 export function describeError(error: unknown): { type: string; message: string } {
   if (error instanceof Error) return { type: error.name, message: error.message };
-  return { type: typeof error, message: String(error) };
+  try {
+    return { type: typeof error, message: String(error) };
+  } catch {
+    // An object without a usable toString (a null prototype, a throwing Symbol.toPrimitive).
+    return { type: typeof error, message: Object.prototype.toString.call(error) };
+  }
 }
 
 /**
