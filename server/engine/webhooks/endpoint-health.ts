@@ -1,5 +1,6 @@
 import type { Clock } from "../core/clock";
 import type { EventDraft } from "../core/envelope";
+import { DISPATCHER_ACTOR, endpointEvent } from "./endpoint-events";
 import { WEBHOOK_EVENT_TYPES } from "./events";
 import { WebhookEndpointConflictError, type WebhookDisabledReason, type WebhookEndpoint, type WebhookStore } from "./webhook-store";
 
@@ -12,9 +13,6 @@ import { WebhookEndpointConflictError, type WebhookDisabledReason, type WebhookE
  * Writes happen only on a change of state, one at a time per endpoint, each on a fresh read with
  * the endpoint's version (a change made meanwhile, in any process, is re-read, never overwritten).
  */
-export const DISPATCHER_ACTOR = { id: "dispatcher", name: "Eventloom webhook dispatcher" } as const;
-export const WEBHOOK_EVENT_SOURCE = "urn:eventloom:webhooks";
-
 /** Tries of one write when the endpoint keeps changing under it. */
 const WRITE_TRIES = 5;
 
@@ -107,13 +105,7 @@ export class EndpointHealth {
 
   async #announce(endpoint: WebhookEndpoint, target: Extract<Target, { kind: "disable" }>): Promise<void> {
     await this.#options.events.publish([
-      {
-        type: WEBHOOK_EVENT_TYPES.disabled,
-        source: WEBHOOK_EVENT_SOURCE,
-        subject: endpoint.id,
-        partitionkey: endpoint.id,
-        data: { endpointId: endpoint.id, url: endpoint.url, actor: DISPATCHER_ACTOR, reason: target.reason, detail: target.detail, failingSince: endpoint.failingSince },
-      },
+      endpointEvent(WEBHOOK_EVENT_TYPES.disabled, endpoint, { actor: DISPATCHER_ACTOR, reason: target.reason, detail: target.detail, failingSince: endpoint.failingSince }),
     ]);
   }
 }

@@ -1,16 +1,19 @@
 import { z } from "zod";
 import { FakeClock } from "../core/clock";
+import type { Principal } from "../core/principal";
 import type { EventDraft, StoredEvent } from "../core/envelope";
 import { newId } from "../core/ids";
 import { EventTypeRegistry } from "../core/registry";
 import { GroupCommitAppender } from "../store/group-commit";
 import { InMemoryEventStore } from "../store/memory-event-store";
 import { EventPublisher } from "../store/publisher";
+import { parseAllowList } from "./address-policy";
 import { WebhookDispatcher, type WebhookDispatcherErrorInfo, type WebhookDispatcherOptions } from "./dispatcher";
 import { registerWebhookEventTypes } from "./events";
 import { InMemoryWebhookStore } from "./memory-webhook-store";
 import type { WebhookDeferReason, WebhookFailureReason, WebhookMetrics } from "./metrics";
 import { WebhookSendError, type WebhookRequest, type WebhookResponse, type WebhookSender } from "./ports";
+import { WebhookService } from "./service";
 import { generateWebhookSecret } from "./signing";
 import type { WebhookAttemptStatus, WebhookEndpoint } from "./webhook-store";
 
@@ -153,7 +156,15 @@ export function endpointRecord(overrides: Partial<WebhookEndpoint> = {}): Webhoo
   };
 }
 
-/** Everything a dispatcher (and a service) runs on, in memory, on a fake clock. */
+export const TEST_PRINCIPAL: Principal = { kind: "user", id: "user-ada", name: "ada@example.com", scopes: ["webhooks:manage"] };
+
+/** What the fake DNS knows: a public receiver and an internal host. Anything else does not resolve. */
+export const TEST_HOSTS: Record<string, string[]> = {
+  "receiver.example": ["93.184.216.34"],
+  "internal.example": ["93.184.216.35", "10.0.0.5"],
+};
+
+/** Everything a dispatcher and a service run on, in memory, on a fake clock. */
 export function webhookHarness(options: Partial<WebhookDispatcherOptions> = {}) {
   const clock = new FakeClock(Date.parse("2026-03-01T12:00:00.000Z"));
   const registry = new EventTypeRegistry({ clock });
@@ -187,6 +198,20 @@ export function webhookHarness(options: Partial<WebhookDispatcherOptions> = {}) 
     ...options,
   });
   const handler = dispatcher.subscription();
+  const service = new WebhookService({
+    store,
+    dispatcher,
+    registry,
+    eventStore,
+    publish: (drafts) => publisher.publish(drafts),
+    allow: parseAllowList(""),
+    resolve: async (host) => {
+      const addresses = TEST_HOSTS[host];
+      if (!addresses) throw new Error(`getaddrinfo ENOTFOUND ${host}`);
+      return addresses;
+    },
+    clock,
+  });
 
   /** Publishes events and hands them to the dispatcher's subscription, as the transport would. */
   async function emit(...drafts: EventDraft[]): Promise<StoredEvent[]> {
@@ -204,5 +229,5 @@ export function webhookHarness(options: Partial<WebhookDispatcherOptions> = {}) 
     return endpoint;
   }
 
-  return { clock, registry, eventStore, publisher, published, store, sender, metrics, errors, dispatcher, handler, emit, addEndpoint };
+  return { clock, registry, eventStore, publisher, published, store, sender, metrics, errors, dispatcher, handler, service, emit, addEndpoint };
 }
