@@ -186,6 +186,8 @@ export class DeliveryScheduler {
     const endpoint = this.#options.endpoint(lane.endpointId);
     if (!endpoint || endpoint.status !== "enabled") {
       this.#dropAll(lane);
+      // A deleted endpoint's lane goes once its last attempt ended (a disabled one keeps its breaker).
+      if (!endpoint && lane.inFlight === 0) this.#lanes.delete(lane.endpointId);
       return "dropped";
     }
     if (lane.inFlight >= this.#options.perEndpointConcurrency) return "blocked";

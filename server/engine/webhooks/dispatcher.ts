@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "../core/clock";
 import type { EventDraft, EventEnvelope, StoredEvent } from "../core/envelope";
-import { describeError } from "../core/errors";
+import { describeError, NotFoundError } from "../core/errors";
 import { toEventResource, type EventResource } from "../core/event-resource";
 import { newId } from "../core/ids";
 import type { EventTypeRegistry } from "../core/registry";
@@ -314,7 +314,7 @@ export class WebhookDispatcher {
         leaseUntil: new Date(now + this.#leaseMs).toISOString(),
       },
     ]);
-    if (!delivery) throw new Error(`webhook endpoint ${endpoint.id} is gone`);
+    if (!delivery) throw new NotFoundError(`No webhook endpoint with id ${endpoint.id}`);
     const exchange = await this.#exchange(endpoint, resource.id, JSON.stringify(resource), AbortSignal.timeout(this.#timeoutMs + SENDER_DEADLINE_MARGIN_MS));
     const record = this.#record({ delivery, trigger: "test" }, exchange, exchange.outcome === "succeeded" ? "succeeded" : "failed", null);
     await this.#records.submit([record]);

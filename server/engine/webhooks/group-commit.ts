@@ -44,10 +44,6 @@ export class GroupCommit<TItem, TResult> {
     while (this.#flushing) await this.#flushing;
   }
 
-  get pending(): number {
-    return this.#queue.reduce((total, submission) => total + submission.items.length, 0);
-  }
-
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
       const group = this.#takeGroup();
