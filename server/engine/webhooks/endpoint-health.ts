@@ -32,9 +32,10 @@ export class EndpointHealth {
   readonly #options: EndpointHealthOptions;
   /** What this process last wrote (newer than the routing table's copy until it reloads). */
   readonly #written = new Map<string, { version: number; failingSince: string | null }>();
+  /** The write running per endpoint (one at a time). */
   readonly #writes = new Map<string, Promise<void>>();
-  /** The last state queued per endpoint: the same change is not queued twice. */
-  readonly #queued = new Map<string, Target["kind"]>();
+  /** The state to write next per endpoint: only the latest is kept, so a flapping endpoint costs one write in flight and one waiting. */
+  readonly #next = new Map<string, Target>();
 
   constructor(options: EndpointHealthOptions) {
     this.#options = options;
@@ -68,19 +69,30 @@ export class EndpointHealth {
   }
 
   #queue(endpointId: string, target: Target): void {
-    if (this.#queued.get(endpointId) === target.kind) return;
-    this.#queued.set(endpointId, target.kind);
-    const previous = this.#writes.get(endpointId) ?? Promise.resolve();
-    const write = previous
-      .then(() => this.#write(endpointId, target))
-      .catch((error: unknown) => this.#options.report(error, endpointId))
-      .finally(() => {
-        if (this.#writes.get(endpointId) === write) {
-          this.#writes.delete(endpointId);
-          this.#queued.delete(endpointId);
-        }
-      });
-    this.#writes.set(endpointId, write);
+    // Disabling outranks whatever came after it: the endpoint is going off either way.
+    if (this.#next.get(endpointId)?.kind !== "disable") this.#next.set(endpointId, target);
+    this.#startWriting(endpointId);
+  }
+
+  #startWriting(endpointId: string): void {
+    if (this.#writes.has(endpointId) || !this.#next.has(endpointId)) return;
+    const writes = this.#drain(endpointId).finally(() => {
+      this.#writes.delete(endpointId);
+      // Queued between the drain's last look and now.
+      this.#startWriting(endpointId);
+    });
+    this.#writes.set(endpointId, writes);
+  }
+
+  async #drain(endpointId: string): Promise<void> {
+    for (let target = this.#next.get(endpointId); target !== undefined; target = this.#next.get(endpointId)) {
+      this.#next.delete(endpointId);
+      try {
+        await this.#write(endpointId, target);
+      } catch (error) {
+        this.#options.report(error, endpointId);
+      }
+    }
   }
 
   async #write(endpointId: string, target: Target): Promise<void> {
