@@ -66,7 +66,7 @@ export class DeliveryScheduler {
   /** Lanes with held deliveries, in round-robin order. */
   readonly #waiting = new Set<Lane>();
   readonly #running = new Set<Promise<void>>();
-  readonly #abort = new AbortController();
+  #abort = new AbortController();
   #inFlight = 0;
   #held = 0;
   #pumping = false;
@@ -135,6 +135,13 @@ export class DeliveryScheduler {
   idle(): Promise<void> {
     if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Takes deliveries again after a `stop()`. */
+  resume(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#abort = new AbortController();
   }
 
   /** Forgets held deliveries (their leases lapse), lets running attempts end for `graceMs`, then aborts them. */

@@ -236,6 +236,7 @@ export class WebhookDispatcher {
     if (this.#running) return;
     this.#running = true;
     this.#stopping = false;
+    this.#scheduler.resume();
     // Every enabled endpoint is looked at once for skipped deliveries left by an earlier process.
     this.#statuses = new Map();
     this.#routing.invalidate();
@@ -699,7 +700,7 @@ function triggerOf(delivery: WebhookDelivery): WebhookAttemptTrigger {
   return delivery.attempts >= STANDARD_WEBHOOK_SCHEDULE_MS.length ? "recover" : "scheduled";
 }
 
-/** The delivery's event is not in the log (a test event whose process died mid-send): it fails for good, without a request. */
+/** The delivery's event is not in the log (a test event's delivery, made due by a recover): it fails for good, without a request. */
 function eventMissing(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: number): Exchange {
   return {
     startedAt: now,

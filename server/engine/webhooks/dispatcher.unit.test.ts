@@ -476,6 +476,16 @@ describe("WebhookDispatcher", () => {
     expect(await deliveriesOf(harness, endpoint.id)).toMatchObject([{ status: "succeeded" }]);
   });
 
+  it("delivers again when started after a stop", async () => {
+    const harness = setup({ pollIntervalMs: 1 });
+    const endpoint = await harness.addEndpoint();
+    harness.dispatcher.start();
+    await harness.dispatcher.stop();
+    harness.dispatcher.start();
+    await harness.emit({ type: "exam.created", data: {} });
+    await until(() => harness.sender.to(endpoint.url).length === 1, "the delivery");
+  });
+
   it("stop() aborts attempts still running after the grace period; they are recorded as failed", async () => {
     const harness = setup({ stopGraceMs: 0 });
     const endpoint = await harness.addEndpoint();
