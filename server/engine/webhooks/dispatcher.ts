@@ -88,7 +88,7 @@ export interface WebhookDispatcherOptions {
   perEndpointConcurrency?: number;
   /** Per attempt, connect to the last byte. Default 15 s. */
   timeoutMs?: number;
-  /** How long a crashed process keeps deliveries from the others. Default 60 s. */
+  /** How long a crashed process keeps deliveries from the others. Default 60 s, or 4 x timeoutMs when longer. */
   leaseMs?: number;
   /** How often the poller looks for due deliveries. Default 500 ms. */
   pollIntervalMs?: number;
@@ -184,7 +184,8 @@ export class WebhookDispatcher {
     this.#concurrency = options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
     this.#perEndpointConcurrency = options.perEndpointConcurrency ?? DEFAULT_WEBHOOK_PER_ENDPOINT_CONCURRENCY;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
-    this.#leaseMs = options.leaseMs ?? DEFAULT_WEBHOOK_LEASE_MS;
+    // A long timeout needs a longer lease: an attempt must end (and be written) while its lease holds.
+    this.#leaseMs = options.leaseMs ?? Math.max(DEFAULT_WEBHOOK_LEASE_MS, 4 * this.#timeoutMs);
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_WEBHOOK_POLL_INTERVAL_MS;
     this.#catchUpBatch = options.catchUpBatch ?? DEFAULT_WEBHOOK_CATCH_UP_BATCH;
     this.#stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;

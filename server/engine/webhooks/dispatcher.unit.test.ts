@@ -70,6 +70,11 @@ describe("WebhookDispatcher", () => {
     expect(() => verifyWebhook(exams.secrets[0]!.secret, request!.headers, request!.body, { now: new Date(harness.clock.now()) })).not.toThrow();
   });
 
+  it("takes a lease long enough for a long timeout, and refuses one too short for it", () => {
+    expect(() => setup({ timeoutMs: 60_000 })).not.toThrow();
+    expect(() => setup({ timeoutMs: 60_000, leaseMs: 60_000 })).toThrow(/leaseMs/);
+  });
+
   it("stores no second delivery for a redelivered event", async () => {
     const harness = setup();
     const endpoint = await harness.addEndpoint();
