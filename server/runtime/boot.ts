@@ -4,6 +4,7 @@ import { ConfigError, loadEnv } from "./env";
 import { startHealthReporter } from "./health";
 import { startSagaWorkers } from "./sagas";
 import { startTransportWorkers } from "./transport-workers";
+import { startWebhookWorkers } from "./webhooks";
 import { logger } from "./logger";
 
 export type ProcessRole = "web" | "worker";
@@ -55,6 +56,11 @@ async function boot(role: ProcessRole): Promise<Container> {
     // Need no broker either: sagas and timers are claimed from the database (each by one process).
     const sagaWorkers = startSagaWorkers(container.sagas);
     stoppers.push(() => sagaWorkers.stop());
+
+    // Retries, resends and catch-ups are claimed from the database too; first attempts follow the
+    // webhook-dispatcher subscription, which the transport workers start.
+    const webhookWorkers = startWebhookWorkers(container.webhooks, env);
+    stoppers.push(() => webhookWorkers.stop());
   }
 
   if (env.WORKERS === "on" && env.DEMO === "on") {

@@ -26,16 +26,19 @@ import { domainQueries } from "@/server/domain/queries";
 import { domainReactions } from "@/server/domain/reactions";
 import { registerSagaEventTypes } from "@/server/engine/sagas/events";
 import { registerTaskEventTypes } from "@/server/engine/tasks/events";
+import { registerWebhookEventTypes } from "@/server/engine/webhooks/events";
 import type { TaskQueue } from "@/server/engine/tasks/task-queue";
 import { defaultConsumerName } from "@/server/engine/transport/subscriber";
 import { DeadLetterActions } from "./dead-letters";
 import { diagnosticsSubscription, registerDiagnosticsEventTypes } from "./diagnostics";
 import { ReplayService } from "./replays";
+import { RuntimeMetrics } from "./metrics";
 import { createSagaServices, type SagaServices } from "./sagas";
 import { domainReadModelTables } from "./read-models";
 import { createTaskQueue } from "./tasks";
 import { SubscriptionRegistry } from "./subscriptions";
 import { createTransportDriver } from "./transport";
+import { createWebhookServices, type WebhookServices } from "./webhooks";
 import { bootstrapFirstAdmin, createAuthServices, type AuthServices } from "./auth";
 import { loadEnv, type Env } from "./env";
 import { logger } from "./logger";
@@ -61,6 +64,10 @@ export interface Container {
   cqrs: CqrsServices;
   /** Orchestrated and choreographed sagas; their workers start with the engine workers (boot.ts). */
   sagas: SagaServices;
+  /** Endpoints, the dispatcher delivering the log to them, and their store; the dispatcher's loops start with the engine workers (boot.ts). */
+  webhooks: WebhookServices;
+  /** Prometheus metrics of this process (`GET /api/metrics`). */
+  metrics: RuntimeMetrics;
   close(): Promise<void>;
 }
 
@@ -97,6 +104,7 @@ export async function createContainer(env: Env): Promise<Container> {
   registerDiagnosticsEventTypes(registry);
   registerTaskEventTypes(registry);
   registerSagaEventTypes(registry);
+  registerWebhookEventTypes(registry);
   const eventTypes = new PostgresEventTypeRepository(database);
   await registry.loadRuntimeTypes(eventTypes);
 
@@ -132,6 +140,10 @@ export async function createContainer(env: Env): Promise<Container> {
   for (const reaction of domainReactions({ sagas: sagas.orchestrator, publish: (drafts) => publisher.publish(drafts) })) {
     subscriptions.define(reaction);
   }
+  const metrics = new RuntimeMetrics();
+  const webhooks = await createWebhookServices({ env, database, registry, store, publisher, subscriptions, metrics: metrics.webhooks });
+  metrics.collectWebhookQueues(webhooks.store);
+  metrics.collectSubscriptions(subscriptions);
 
   return {
     env,
@@ -147,8 +159,13 @@ export async function createContainer(env: Env): Promise<Container> {
     tasks,
     cqrs,
     sagas,
+    webhooks,
+    metrics,
     async close() {
       tail.close();
+      // Before the store: a delivery being recorded, or an endpoint being disabled, still writes.
+      await webhooks.dispatcher.stop();
+      await webhooks.sender.close?.();
       // Before the task queue and the store: a saga being advanced may still submit or append.
       await sagas.orchestrator.stop();
       await sagas.timers.stop();

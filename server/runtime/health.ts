@@ -30,6 +30,7 @@ export type HealthProbeTargets = Pick<Container, "store" | "bus"> & {
   transport?: Pick<Container["transport"], "driver">;
   cqrs?: { projections: { status(): Promise<ProjectionStatus[]> } };
   sagas?: { orchestrator: Pick<SagaOperations, "counts" | "stats"> };
+  webhooks?: { dispatcher: { stats(): { running: boolean } } };
   /** Whether this process is meant to run engine workers (then saga workers that do not run are a problem). */
   env?: Pick<Container["env"], "WORKERS">;
 };
@@ -40,6 +41,7 @@ export async function probeHealth(container: HealthProbeTargets): Promise<Health
   if (container.transport) components.push(await probeTransport(container.transport.driver));
   if (container.cqrs) components.push(await probeProjections(container.cqrs.projections));
   if (container.sagas) components.push(await probeSagas(container.sagas.orchestrator, container.env?.WORKERS === "on"));
+  if (container.webhooks) components.push(probeWebhooks(container.webhooks.dispatcher, container.env?.WORKERS === "on"));
   const status = components.some((component) => component.status === "down")
     ? "unhealthy"
     : components.some((component) => component.status === "degraded")
@@ -133,6 +135,17 @@ async function probeSagas(sagas: Pick<SagaOperations, "counts" | "stats">, worke
   return problems.length > 0
     ? { name: "sagas", status: "degraded", latencyMs: null, reason: problems.join("; ") }
     : { name: "sagas", status: "up", latencyMs: null };
+}
+
+/**
+ * A dispatcher that should poll here and does not leaves retries, resends and catch-ups waiting
+ * (first attempts still go out through its subscription): degraded. Receivers that fail are the
+ * receivers' problem, shown per endpoint, never this service's health.
+ */
+function probeWebhooks(dispatcher: { stats(): { running: boolean } }, workersExpected: boolean): ComponentHealth {
+  return workersExpected && !dispatcher.stats().running
+    ? { name: "webhooks", status: "degraded", latencyMs: null, reason: "the webhook dispatcher is not running: retries wait" }
+    : { name: "webhooks", status: "up", latencyMs: null };
 }
 
 export const HEALTH_REPORT_INTERVAL_MS = 30_000;

@@ -89,4 +89,16 @@ describe("probeHealth", () => {
     expect(sagasOf(unreadable)).toMatchObject({ status: "degraded", reason: "their state could not be read" });
     vi.restoreAllMocks();
   });
+
+  it("degrades when the webhook dispatcher should poll here and does not, never because of a receiver", async () => {
+    const probe = (running: boolean, WORKERS: "on" | "off") =>
+      probeHealth({ store: new InMemoryEventStore(), bus: new EventBus(), env: { WORKERS }, webhooks: { dispatcher: { stats: () => ({ running }) } } });
+    const webhooksOf = (report: HealthReport) => report.components.find((component) => component.name === "webhooks");
+    expect(webhooksOf(await probe(true, "on"))).toEqual({ name: "webhooks", status: "up", latencyMs: null });
+    // A web process without workers leaves retries to the worker processes.
+    expect(webhooksOf(await probe(false, "off"))?.status).toBe("up");
+    const stopped = await probe(false, "on");
+    expect(stopped.status).toBe("degraded");
+    expect(webhooksOf(stopped)).toEqual({ name: "webhooks", status: "degraded", latencyMs: null, reason: "the webhook dispatcher is not running: retries wait" });
+  });
 });
