@@ -41,9 +41,30 @@ import {
 import { commandCatalog, commandHeaders, commandNameParams, commandResult, queryCatalog, queryNameParams, queryRequestParams } from "./cqrs-schemas";
 import { listTasksQuery, submitTaskBody, taskAccepted, taskIdParams, taskPage, taskResource, taskTypeList } from "./task-schemas";
 import { cancelSagaBody, listSagasQuery, sagaDetail, sagaIdParams, sagaPage, sagaTimerList, sagaTypeList, startSagaBody } from "./sagas-schemas";
+import {
+  createWebhookEndpointBody,
+  filterPreviewBody,
+  filterPreviewResult,
+  listWebhookAttemptsQuery,
+  listWebhookEndpointsQuery,
+  recoverAccepted,
+  recoverWebhookBody,
+  resendAccepted,
+  rotateWebhookSecretBody,
+  testWebhookBody,
+  updateWebhookEndpointBody,
+  webhookAttemptIdParams,
+  webhookAttemptPage,
+  webhookAttemptResource,
+  webhookEndpointPage,
+  webhookEndpointResource,
+  webhookEndpointWithSecret,
+  webhookEndpointWithStats,
+  webhookIdParams,
+} from "./webhooks-schemas";
 
 /**
- * The OpenAPI 3.1 document of REST v1 (events, delivery, tasks, commands and queries, sagas), generated from the zod schemas that validate
+ * The OpenAPI 3.1 document of REST v1 (events, delivery, tasks, commands and queries, sagas, webhooks), generated from the zod schemas that validate
  * the requests (schemas.ts), so the document cannot describe an API other than the one served.
  */
 
@@ -122,6 +143,18 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
             "503": { description: "Degraded: a component is down", headers: retryAfter, content: jsonContent(healthResponse) },
           },
         },
+      },
+      "/api/metrics": {
+        get: scoped("events:read", {
+          operationId: "getMetrics",
+          summary: "Prometheus metrics of the process",
+          description:
+            "Text exposition: Node's process metrics, `eventloom_webhook_deliveries_total{outcome}`, `eventloom_webhook_failures_total{reason}`, `eventloom_webhook_attempt_duration_seconds` (histogram), `eventloom_webhook_queue_depth{endpoint}` and the subscriptions' depth, lag, in-flight and dead-lettered figures. Counters and the histogram count this process; the gauges read the shared state.",
+          responses: {
+            "200": { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: z.string() } } },
+            ...problems("forbidden"),
+          },
+        }),
       },
       "/api/v1/events": {
         get: scoped("events:read", {
@@ -485,6 +518,157 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}) {
           description: "Any authenticated caller.",
           responses: { "200": { description: "Saga types", content: jsonContent(sagaTypeList) }, ...problems() },
         },
+      },
+      "/api/v1/webhooks/endpoints": {
+        get: scoped("webhooks:manage", {
+          operationId: "listWebhookEndpoints",
+          summary: "Webhook endpoints, newest first, with their health and queue",
+          description: "`stats` covers the attempts of the last 24 hours (success rate, last status, p95 latency) and the deliveries waiting now. Secrets are never listed.",
+          requestParams: { query: listWebhookEndpointsQuery },
+          responses: { "200": { description: "A page of endpoints", content: jsonContent(webhookEndpointPage) }, ...problems("bad_request", "forbidden") },
+        }),
+        post: scoped("webhooks:manage", {
+          operationId: "createWebhookEndpoint",
+          summary: "Create a webhook endpoint; the answer holds its signing secret, shown only here",
+          description:
+            "422 naming the field for an invalid URL, a scheme other than http(s), a host resolving to an address the SSRF rules block (private, loopback, link-local, CGNAT, reserved; unless WEBHOOK_ALLOWED_HOSTS allows it), an event type pattern matching no registered type, an invalid filter expression (with its position) or a forbidden header. Publishes `webhook.endpoint.created`. With an Idempotency-Key, a repeat answers the original response (secret included) with `Idempotent-Replayed: true`; the key reused with other settings is a 409.",
+          requestParams: { header: publishHeaders.pick({ "idempotency-key": true }) },
+          requestBody: { required: true, content: jsonContent(createWebhookEndpointBody) },
+          responses: {
+            "201": {
+              description: "Created (or the original answer again, for a repeated Idempotency-Key)",
+              headers: replayedHeader.extend({ location: z.string().meta({ description: "The endpoint's URL" }) }),
+              content: jsonContent(webhookEndpointWithSecret),
+            },
+            ...problems("bad_request", "forbidden", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/webhooks/endpoints/{id}": {
+        get: scoped("webhooks:manage", {
+          operationId: "getWebhookEndpoint",
+          summary: "A webhook endpoint with its health and queue (never its secret)",
+          requestParams: { path: webhookIdParams },
+          responses: { "200": { description: "The endpoint", content: jsonContent(webhookEndpointWithStats) }, ...problems("forbidden", "not_found") },
+        }),
+        patch: scoped("webhooks:manage", {
+          operationId: "updateWebhookEndpoint",
+          summary: "Change a webhook endpoint's settings",
+          description:
+            "The fields given change, validated as on create (422 naming the field). `disabled: true|false` disables or enables it (as the enable and disable routes do). Publishes `webhook.endpoint.updated` naming the fields changed. 409 when another change to the endpoint raced this one.",
+          requestParams: { path: webhookIdParams },
+          requestBody: { required: true, content: jsonContent(updateWebhookEndpointBody) },
+          responses: {
+            "200": { description: "The endpoint as it is now", content: jsonContent(webhookEndpointResource) },
+            ...problems("bad_request", "forbidden", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+        delete: scoped("webhooks:manage", {
+          operationId: "deleteWebhookEndpoint",
+          summary: "Delete a webhook endpoint with its deliveries and attempts",
+          requestParams: { path: webhookIdParams },
+          responses: { "204": { description: "Deleted" }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/webhooks/endpoints/{id}/enable": {
+        post: scoped("webhooks:manage", {
+          operationId: "enableWebhookEndpoint",
+          summary: "Enable a webhook endpoint (an addition to the contract)",
+          description:
+            "Deliveries resume, and those skipped while it was disabled are caught up in the background (500 at a time, resumable after a restart). Publishes `webhook.endpoint.enabled`.",
+          requestParams: { path: webhookIdParams },
+          responses: { "200": { description: "The endpoint, enabled", content: jsonContent(webhookEndpointResource) }, ...problems("forbidden", "not_found", "conflict") },
+        }),
+      },
+      "/api/v1/webhooks/endpoints/{id}/disable": {
+        post: scoped("webhooks:manage", {
+          operationId: "disableWebhookEndpoint",
+          summary: "Disable a webhook endpoint (an addition to the contract)",
+          description: "No attempts are made while it is disabled; new events are kept as `skipped` deliveries and caught up after enabling. Publishes `webhook.endpoint.disabled` (reason `manual`).",
+          requestParams: { path: webhookIdParams },
+          responses: { "200": { description: "The endpoint, disabled", content: jsonContent(webhookEndpointResource) }, ...problems("forbidden", "not_found", "conflict") },
+        }),
+      },
+      "/api/v1/webhooks/endpoints/{id}/rotate-secret": {
+        post: scoped("webhooks:manage", {
+          operationId: "rotateWebhookSecret",
+          summary: "Rotate a webhook endpoint's signing secret; the answer holds the new one, shown only here",
+          description:
+            "The new secret signs from now on; the old one keeps signing beside it (a second signature in `webhook-signature`) for `graceSeconds` (default 24 h), so receivers can switch without losing a delivery. The body is optional. Publishes `webhook.endpoint.secret_rotated`.",
+          requestParams: { path: webhookIdParams },
+          requestBody: { required: false, content: jsonContent(rotateWebhookSecretBody) },
+          responses: {
+            "200": { description: "The endpoint and its new secret", content: jsonContent(webhookEndpointWithSecret) },
+            ...problems("bad_request", "forbidden", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/webhooks/endpoints/{id}/test": {
+        post: scoped("webhooks:manage", {
+          operationId: "testWebhookEndpoint",
+          summary: "Send one signed test delivery now",
+          description:
+            "Sends an event of `type` (default `webhook.test`) with `data` (default a message) and a fresh `webhook-id`, signed like every delivery, and answers with the attempt, whether the receiver accepted it or not (see `status`, `response`, `error`). The test event is not stored in the log.",
+          requestParams: { path: webhookIdParams },
+          requestBody: { required: false, content: jsonContent(testWebhookBody) },
+          responses: {
+            "200": { description: "The attempt", content: jsonContent(webhookAttemptResource) },
+            ...problems("bad_request", "forbidden", "not_found", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/webhooks/endpoints/{id}/attempts": {
+        get: scoped("webhooks:manage", {
+          operationId: "listWebhookAttempts",
+          summary: "A webhook endpoint's attempts, newest first",
+          description: "Every request made to the endpoint with the answer's status and the start of its body (GET /api/v1/webhooks/attempts/{id} has the full request and response). Attempts older than WEBHOOK_ATTEMPT_RETENTION_DAYS are deleted.",
+          requestParams: { path: webhookIdParams, query: listWebhookAttemptsQuery },
+          responses: { "200": { description: "A page of attempts", content: jsonContent(webhookAttemptPage) }, ...problems("bad_request", "forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/webhooks/endpoints/{id}/recover": {
+        post: scoped("webhooks:manage", {
+          operationId: "recoverWebhookEndpoint",
+          summary: "Send again the deliveries that failed since a time",
+          description: "Deliveries of events since `since` that ran out of attempts are made due now (at most 10,000) and sent in the background; each makes a new attempt with trigger `recover`.",
+          requestParams: { path: webhookIdParams },
+          requestBody: { required: true, content: jsonContent(recoverWebhookBody) },
+          responses: {
+            "202": { description: "Made due again", content: jsonContent(recoverAccepted) },
+            ...problems("bad_request", "forbidden", "not_found", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
+      },
+      "/api/v1/webhooks/attempts/{id}": {
+        get: scoped("webhooks:manage", {
+          operationId: "getWebhookAttempt",
+          summary: "One attempt with its full request and response (an addition to the contract)",
+          description: "The request's URL, headers and body; the response's status, headers and body (up to 64 KiB), its duration and error.",
+          requestParams: { path: webhookAttemptIdParams },
+          responses: { "200": { description: "The attempt", content: jsonContent(webhookAttemptResource) }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/webhooks/attempts/{id}/resend": {
+        post: scoped("webhooks:manage", {
+          operationId: "resendWebhookAttempt",
+          summary: "Send the attempt's delivery again",
+          description: "The delivery is made due now and sent in the background as a new attempt (trigger `manual`), whatever its status.",
+          requestParams: { path: webhookAttemptIdParams },
+          responses: { "202": { description: "Due again", content: jsonContent(resendAccepted) }, ...problems("forbidden", "not_found") },
+        }),
+      },
+      "/api/v1/webhooks/filter-preview": {
+        post: scoped("webhooks:manage", {
+          operationId: "previewWebhookFilter",
+          summary: "Try a filter expression against recent events (an addition to the contract)",
+          description:
+            "Compiles the CEL expression and evaluates it on the most recent events of the types (default 100): which would be delivered. An expression that does not compile is answered with `error` (naming the position), not a 422: the form shows it as it is typed.",
+          requestBody: { required: true, content: jsonContent(filterPreviewBody) },
+          responses: {
+            "200": { description: "The preview", content: jsonContent(filterPreviewResult) },
+            ...problems("bad_request", "forbidden", "payload_too_large", "unsupported_media_type", "validation"),
+          },
+        }),
       },
       "/api/v1/openapi.json": {
         get: {
