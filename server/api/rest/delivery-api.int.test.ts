@@ -337,7 +337,7 @@ describe("REST v1 subscriptions, dead letters, replays and status", () => {
       throughput: { eventsPerSecond: number; headPosition: number };
     }>(response);
     expect(body.status).toBe("healthy");
-    expect(body.components.map((component) => component.name)).toEqual(["database", "event-bus", "transport:postgres", "projections", "sagas"]);
+    expect(body.components.map((component) => component.name)).toEqual(["database", "event-bus", "transport:postgres", "projections", "sagas", "webhooks"]);
     expect(body.components.every((component) => component.status === "up")).toBe(true);
     expect(body.subscriptions.map((subscription) => subscription.name)).toContain("diagnostics");
     expect(body.throughput.headPosition).toBe(await app.container.store.headPosition());
