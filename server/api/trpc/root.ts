@@ -12,6 +12,7 @@ import { replaysRouter } from "./routers/replays";
 import { sagasRouter } from "./routers/sagas";
 import { sessionRouter } from "./routers/session";
 import { usersRouter } from "./routers/users";
+import { webhooksRouter } from "./routers/webhooks";
 
 export const appRouter = createTRPCRouter({
   session: sessionRouter,
@@ -27,6 +28,7 @@ export const appRouter = createTRPCRouter({
   queries: queriesRouter,
   readModels: readModelsRouter,
   sagas: sagasRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;
