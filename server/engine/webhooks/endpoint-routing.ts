@@ -51,8 +51,17 @@ export class EndpointRouting {
 
   /** Reloads when stale or when the revision moved (checked at most once per interval). True when it reloaded. */
   refresh(): Promise<boolean> {
+    if (this.#refreshing) {
+      if (!this.#stale) return this.#refreshing;
+      // Invalidated after the reload in flight read the store (an endpoint created just now): that
+      // reload may not have it, and the event waiting on this refresh must see it. Reload again.
+      return this.#refreshing.then(
+        () => this.refresh(),
+        () => this.refresh(),
+      );
+    }
     if (!this.#stale && this.#clock.now() - this.#checkedAt < this.#checkIntervalMs) return Promise.resolve(false);
-    this.#refreshing ??= this.#reload().finally(() => {
+    this.#refreshing = this.#reload().finally(() => {
       this.#refreshing = undefined;
     });
     return this.#refreshing;
