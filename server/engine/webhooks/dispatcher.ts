@@ -345,7 +345,7 @@ export class WebhookDispatcher {
   // The subscription
 
   async #handle(event: EventEnvelope): Promise<void> {
-    await this.#refreshRouting();
+    await this.#routing.current();
     const resource = toEventResource(await this.#stored(event), this.#registry);
     const matched = this.#routing.match(resource);
     if (matched.length === 0) return;
@@ -620,8 +620,11 @@ export class WebhookDispatcher {
   }
 
   async #refreshRouting(): Promise<void> {
-    if (!(await this.#routing.refresh()) || !this.#running) return;
-    // Endpoints enabled since the last look (or all, after start) may have skipped deliveries to catch up.
+    await this.#routing.refresh();
+    if (!this.#running) return;
+    // Endpoints enabled since the last look (or all, after start) may have skipped deliveries to
+    // catch up. The table may have been reloaded by an event's routing rather than here: compare
+    // statuses every time, not only after a reload of our own.
     const enabled = this.#routing
       .all()
       .map(({ endpoint }) => endpoint)

@@ -6,9 +6,15 @@ import type { WebhookEndpoint, WebhookStore } from "./webhook-store";
 
 /**
  * The dispatcher's routing table: every endpoint with its filter compiled once, reloaded when
- * `store.endpointsRevision()` moved (looked at no more than once per `checkIntervalMs`, so the
- * per-event path rarely waits for a round trip) and at once after `invalidate()` (a change made
- * in this process). Other processes' changes are seen within the interval.
+ * `store.endpointsRevision()` moved and at once after `invalidate()` (a change made in this
+ * process).
+ *
+ * Events are routed with `current()`: it waits for a revision check that began after the event
+ * arrived. An endpoint created in another process just before an event was appended is therefore
+ * never missed (its revision committed before the event did, so before the event could arrive).
+ * Checks are shared: one runs at a time and covers every event that arrived before it began, so
+ * under load it is one small query per batch of arrivals, not per event. The poller uses
+ * `refresh()`, which looks at the revision at most once per `checkIntervalMs`.
  */
 export interface RoutedEndpoint {
   endpoint: WebhookEndpoint;
@@ -30,6 +36,10 @@ export class EndpointRouting {
   #checkedAt = Number.NEGATIVE_INFINITY;
   #stale = true;
   #refreshing: Promise<boolean> | undefined;
+  /** Events that asked for a current table, counted. */
+  #arrivals = 0;
+  /** Arrivals that a completed check began after. */
+  #coveredArrivals = 0;
 
   constructor(options: {
     store: Pick<WebhookStore, "allEndpoints" | "endpointsRevision">;
@@ -61,9 +71,29 @@ export class EndpointRouting {
       );
     }
     if (!this.#stale && this.#clock.now() - this.#checkedAt < this.#checkIntervalMs) return Promise.resolve(false);
-    this.#refreshing = this.#reload().finally(() => {
-      this.#refreshing = undefined;
-    });
+    return this.#startReload();
+  }
+
+  /** Resolves once a revision check that began after this call completed (see the class comment). */
+  async current(): Promise<void> {
+    const arrival = ++this.#arrivals;
+    while (this.#coveredArrivals < arrival) {
+      // A check in flight began before this arrival (or it would have covered it): wait it out, then start the next.
+      if (this.#refreshing) await this.#refreshing.catch(() => undefined);
+      else await this.#startReload();
+    }
+  }
+
+  #startReload(): Promise<boolean> {
+    const covers = this.#arrivals;
+    this.#refreshing = this.#reload()
+      .then((reloaded) => {
+        this.#coveredArrivals = Math.max(this.#coveredArrivals, covers);
+        return reloaded;
+      })
+      .finally(() => {
+        this.#refreshing = undefined;
+      });
     return this.#refreshing;
   }
 

@@ -56,4 +56,45 @@ describe("EndpointRouting", () => {
 
     expect(reads).toBe(1);
   });
+
+  it("current() sees an endpoint another process created a moment ago, though the check interval has not passed", async () => {
+    const store = new InMemoryWebhookStore();
+    const routing = new EndpointRouting({ store, clock: new FakeClock(), report: () => undefined });
+    await routing.current();
+    // No invalidate: the create happened elsewhere, only the store knows.
+    const created = await store.createEndpoint(endpointRecord({ eventTypes: ["exam.*"] }));
+    expect(await routing.refresh()).toBe(false);
+    expect(routing.get(created.id)).toBeUndefined();
+
+    await routing.current();
+
+    expect(routing.get(created.id)?.endpoint.id).toBe(created.id);
+  });
+
+  it("current() callers that arrive together share one revision check; one arriving during a check waits for the next", async () => {
+    const store = new InMemoryWebhookStore();
+    let checks = 0;
+    let releaseCheck: (() => void) | undefined;
+    const countingStore = {
+      endpointsRevision: async () => {
+        checks += 1;
+        if (checks === 1) await new Promise<void>((resolve) => (releaseCheck = resolve));
+        return store.endpointsRevision();
+      },
+      allEndpoints: () => store.allEndpoints(),
+    };
+    const routing = new EndpointRouting({ store: countingStore, clock: new FakeClock(), report: () => undefined });
+
+    const first = routing.current();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Arrives while the first check is in flight: that check began before it, so it cannot count.
+    const created = await store.createEndpoint(endpointRecord({ eventTypes: ["exam.*"] }));
+    const late = [routing.current(), routing.current(), routing.current()];
+    releaseCheck?.();
+    await first;
+    await Promise.all(late);
+
+    expect(checks).toBe(2);
+    expect(routing.get(created.id)?.endpoint.id).toBe(created.id);
+  });
 });
