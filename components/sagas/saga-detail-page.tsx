@@ -169,10 +169,10 @@ function Timers({ id }: { id: string }) {
   const trpc = useTRPC();
   const timers = useQuery(trpc.sagas.timers.queryOptions({ id }));
   const items = timers.data ?? [];
-  if (items.length === 0) return null;
   return (
     <Card className="overflow-hidden" data-testid="saga-timers">
       <CardHeader title="Durable timers" description="Kept in Postgres; each fires once, across every worker" />
+      {items.length === 0 ? <p className="px-5 py-4 text-sm text-muted-foreground">{timers.isPending ? "Loading…" : "No timers: this saga has no deadline."}</p> : null}
       <ul className="divide-y divide-border">
         {items.map((timer) => (
           <li key={timer.id} className="flex flex-wrap items-center gap-3 px-5 py-2.5 text-sm">
@@ -183,6 +183,10 @@ function Timers({ id }: { id: string }) {
               {timer.status === "fired" && timer.firedAt ? (
                 <>
                   fired <RelativeTime time={timer.firedAt} />
+                </>
+              ) : timer.status === "cancelled" ? (
+                <>
+                  was due <RelativeTime time={timer.dueAt} />; cancelled when the saga ended
                 </>
               ) : (
                 <>
@@ -375,8 +379,8 @@ function SagaView({ saga, live }: { saga: SagaDetail; live: ReactNode }) {
           </div>
         </Card>
         <div className="space-y-5">
-          <Children id={saga.id} />
           <Timers id={saga.id} />
+          <Children id={saga.id} />
         </div>
       </div>
 
@@ -399,7 +403,9 @@ export function SagaDetailPage({ id }: { id: string }) {
     },
     [queryClient, trpc, id],
   );
-  const live = useSubscription(trpc.sagas.watch.subscriptionOptions({ id, intervalMs: 1_000 }, { enabled: query.isSuccess, onData }));
+  // An ended saga does not move again (a failed one does, when an operator retries it).
+  const moving = query.data !== undefined && (ACTIVE.has(query.data.status) || query.data.status === "failed");
+  const live = useSubscription(trpc.sagas.watch.subscriptionOptions({ id, intervalMs: 1_000 }, { enabled: moving, onData }));
   return (
     <div className="mx-auto max-w-7xl">
       <Link href="/sagas" className="mb-4 inline-flex items-center gap-1.5 text-sm text-muted-foreground hover:text-foreground">
@@ -411,7 +417,7 @@ export function SagaDetailPage({ id }: { id: string }) {
         notFound={{ title: "No such saga", children: <>No saga has the id <span className="font-mono text-xs">{id}</span>. It may belong to another installation.</> }}
         errorTitle="Could not load the saga"
       >
-        {(saga) => <SagaView saga={saga} live={<LiveStatus paused={false} status={live.status} at={at} testId="saga-live" />} />}
+        {(saga) => <SagaView saga={saga} live={moving ? <LiveStatus paused={false} status={live.status} at={at} testId="saga-live" /> : null} />}
       </DetailStates>
     </div>
   );

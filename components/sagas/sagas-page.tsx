@@ -181,9 +181,8 @@ function SagaRow({ saga, now, onOpen }: { saga: SagaSummary; now: number; onOpen
       <Td className="py-3 text-xs whitespace-nowrap text-muted-foreground">
         <RelativeTime time={saga.startedAt} />
       </Td>
-      <Td className="py-3 text-right font-mono text-xs whitespace-nowrap tabular-nums">
+      <Td className={cn("py-3 text-right font-mono text-xs whitespace-nowrap tabular-nums", saga.endedAt === null && "text-primary")} title={saga.endedAt === null ? "Still running" : undefined}>
         {duration === null ? "—" : formatDuration(duration)}
-        {saga.endedAt === null ? <span className="ml-1 text-muted-foreground">…</span> : null}
       </Td>
       <Td className="py-3 font-mono text-[11px] text-muted-foreground" title={saga.correlationid}>
         {shortenId(saga.correlationid)}

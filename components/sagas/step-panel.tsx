@@ -32,12 +32,27 @@ function Section({ title, children, testId }: { title: ReactNode; children: Reac
   );
 }
 
-/** What the step's definition says it does (from the saga type's catalog entry). */
-function definitionOf(type: SagaType | undefined, name: string, phase: Phase): string | null {
+/** What the step's definition says it does (from the saga type's catalog entry): in words, then its action and limits. */
+function Definition({ type, name, phase }: { type: SagaType | undefined; name: string; phase: Phase }) {
   const step = type?.steps.find((candidate) => candidate.name === name);
   if (!step) return null;
-  if (phase === "compensation") return step.compensation ? `Undoes ${name}: ${step.compensation}` : null;
-  return `${step.description ? `${step.description} · ` : ""}${step.action} · timeout ${formatDuration(step.timeoutMs)} · up to ${step.maxAttempts} attempt${step.maxAttempts === 1 ? "" : "s"}`;
+  const facts =
+    phase === "compensation"
+      ? [`undoes ${name}`, step.compensation ?? ""]
+      : // Choreographed steps have no timeout or attempts of their own: they are marked by events.
+        [step.action, ...(step.timeoutMs > 0 ? [`timeout ${formatDuration(step.timeoutMs)}`] : []), ...(step.maxAttempts > 0 ? [`up to ${step.maxAttempts} attempt${step.maxAttempts === 1 ? "" : "s"}`] : [])];
+  return (
+    <div className="space-y-1.5">
+      {step.description && phase === "forward" ? <p className="text-sm text-muted-foreground">{step.description}</p> : null}
+      <p className="flex flex-wrap gap-1.5">
+        {facts.filter(Boolean).map((fact) => (
+          <span key={fact} className="rounded-md bg-muted px-1.5 py-0.5 font-mono text-[11px] text-foreground/80">
+            {fact}
+          </span>
+        ))}
+      </p>
+    </div>
+  );
 }
 
 /**
@@ -45,7 +60,6 @@ function definitionOf(type: SagaType | undefined, name: string, phase: Phase): s
  * attempt is due, its result, and the events it produced, each linked to the event's page.
  */
 export function StepPanel({ step, phase, type, now, onClose }: { step: SagaStep | null; phase: Phase; type: SagaType | undefined; now: number; onClose(): void }) {
-  const definition = step ? definitionOf(type, step.name, phase) : null;
   const duration = step ? durationBetween(step.startedAt, step.status === "running" || step.status === "waiting" ? null : step.endedAt, now) : null;
   return (
     <Drawer
@@ -65,7 +79,7 @@ export function StepPanel({ step, phase, type, now, onClose }: { step: SagaStep 
       {step ? (
         <div className="divide-y divide-border" data-testid="step-panel" data-step={step.name} data-phase={phase}>
           <div className="space-y-3 px-5 py-4">
-            {definition ? <p className="text-sm text-muted-foreground">{definition}</p> : null}
+            <Definition type={type} name={step.name} phase={phase} />
             <dl className="grid grid-cols-2 gap-x-4 gap-y-3 sm:grid-cols-4">
               <Fact label="Attempts">{step.attempts}</Fact>
               <Fact label="Started">{step.startedAt ? <RelativeTime time={step.startedAt} /> : "—"}</Fact>

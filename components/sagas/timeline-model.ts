@@ -82,7 +82,8 @@ export function formatDuration(ms: number): string {
   if (ms < 10_000) return `${(ms / 1_000).toFixed(1)} s`;
   if (ms < 60_000) return `${Math.round(ms / 1_000)} s`;
   const minutes = Math.floor(ms / 60_000);
-  if (minutes < 60) return `${minutes} m ${String(Math.round((ms % 60_000) / 1_000)).padStart(2, "0")} s`;
+  const seconds = Math.round((ms % 60_000) / 1_000);
+  if (minutes < 60) return seconds === 0 ? `${minutes} m` : `${minutes} m ${String(seconds).padStart(2, "0")} s`;
   const hours = Math.floor(minutes / 60);
   if (hours < 24) return `${hours} h ${String(minutes % 60).padStart(2, "0")} m`;
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;

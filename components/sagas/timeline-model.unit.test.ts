@@ -100,12 +100,13 @@ describe("ticks and durations", () => {
   });
 
   it("says durations the way people read them", () => {
-    expect([0, 850, 1_234, 42_000, 185_000, 2 * 3_600_000 + 600_000, 3 * 86_400_000 + 4 * 3_600_000].map(formatDuration)).toEqual([
+    expect([0, 850, 1_234, 42_000, 185_000, 300_000, 2 * 3_600_000 + 600_000, 3 * 86_400_000 + 4 * 3_600_000].map(formatDuration)).toEqual([
       "0 ms",
       "850 ms",
       "1.2 s",
       "42 s",
       "3 m 05 s",
+      "5 m",
       "2 h 10 m",
       "3 d 4 h",
     ]);
