@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ValidationError } from "../core/errors";
+import { decodeOpaqueCursor, encodeOpaqueCursor } from "../core/opaque-cursor";
 import type { ReadModelValue } from "./read-model";
 
 /**
@@ -34,21 +34,11 @@ export function encodeCursor(value: ReadModelValue, key: string): string {
   if (!isOrderValue(value)) throw new TypeError(`a find cursor needs a scalar or Date order value, got ${JSON.stringify(value)}`);
   if (typeof value === "number" && !Number.isFinite(value)) throw new TypeError(`a find cursor cannot carry the order value ${value}`);
   const encoded = value instanceof Date ? { $date: value.toISOString() } : value;
-  return Buffer.from(JSON.stringify([encoded, key]), "utf8").toString("base64url");
+  return encodeOpaqueCursor([encoded, key]);
 }
 
 /** ValidationError (path `after`) for anything {@link encodeCursor} did not make. */
 export function decodeCursor(cursor: string): FindCursor {
-  const invalid = () => new ValidationError("Invalid cursor", [{ path: "after", message: "is not a cursor this list returned" }]);
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw invalid();
-  }
-  const parsed = encodedCursor.safeParse(json);
-  if (!parsed.success) throw invalid();
-  const [value, key] = parsed.data;
+  const [value, key] = decodeOpaqueCursor(cursor, encodedCursor, "after");
   return { value, key };
 }

@@ -1,4 +1,4 @@
-import { ValidationError } from "../core/errors";
+import { decodeListCursor, encodeListCursor, isAfter, newestFirst, type ListPosition } from "../core/list-cursor";
 import { activeSagaStatuses, SagaLeaseLostError, type ClaimArgs, type SagaCounts, type SagaListQuery, type SagaPage, type SagaRecord, type SagaSignalOutcome, type SagaStore } from "./saga-store";
 
 /**
@@ -27,7 +27,7 @@ export class InMemorySagaStore implements SagaStore {
   }
 
   async list(query: SagaListQuery): Promise<SagaPage> {
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const after = query.cursor === undefined ? undefined : decodeListCursor(query.cursor);
     const matching = [...this.#sagas.values()]
       .filter(
         (saga) =>
@@ -37,13 +37,13 @@ export class InMemorySagaStore implements SagaStore {
           (query.kind === undefined || saga.kind === query.kind) &&
           (query.parentId === undefined || saga.parentId === query.parentId),
       )
-      .sort(newestFirst)
-      .filter((saga) => after === undefined || newestFirst(saga, { startedAt: after.startedAt, id: after.id }) > 0);
+      .sort((a, b) => newestFirst(listPosition(a), listPosition(b)))
+      .filter((saga) => isAfter(listPosition(saga), after));
     const items = matching.slice(0, query.limit);
     const last = items.at(-1);
     return {
       items: items.map((saga) => structuredClone(saga)),
-      nextCursor: matching.length > query.limit && last ? encodeCursor(last) : null,
+      nextCursor: matching.length > query.limit && last ? encodeListCursor(listPosition(last)) : null,
     };
   }
 
@@ -152,23 +152,5 @@ function leaseFree(saga: SagaRecord, now: number): boolean {
 }
 
 /** Newest start first; the id breaks ties so pages never skip or repeat a saga. */
-function newestFirst(a: Pick<SagaRecord, "startedAt" | "id">, b: Pick<SagaRecord, "startedAt" | "id">): number {
-  const byStart = Date.parse(b.startedAt) - Date.parse(a.startedAt);
-  if (byStart !== 0) return byStart;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-function encodeCursor(saga: Pick<SagaRecord, "startedAt" | "id">): string {
-  return Buffer.from(JSON.stringify([saga.startedAt, saga.id])).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { startedAt: string; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    parsed = undefined;
-  }
-  if (Array.isArray(parsed) && typeof parsed[0] === "string" && typeof parsed[1] === "string") return { startedAt: parsed[0], id: parsed[1] };
-  throw new ValidationError("Invalid saga list cursor", [{ path: "cursor", message: "must be the nextCursor of a previous page" }]);
-}
+/** A saga's place in the newest-first list: its start. */
+const listPosition = (saga: Pick<SagaRecord, "startedAt" | "id">): ListPosition => ({ createdAt: saga.startedAt, id: saga.id });

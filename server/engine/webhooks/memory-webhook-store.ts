@@ -1,5 +1,5 @@
 import { latestPerDelivery } from "./attempt-records";
-import { decodeListCursor, encodeListCursor, isAfter, newestFirst, type ListPosition } from "./list-cursor";
+import { decodeListCursor, encodeListCursor, isAfter, newestFirst, type ListPosition } from "../core/list-cursor";
 import {
   WebhookEndpointConflictError,
   type AttemptListQuery,

@@ -1,6 +1,6 @@
+import { decodeListCursor, encodeListCursor } from "@/server/engine/core/list-cursor";
 import { sql, type SQL } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
-import { ValidationError } from "@/server/engine/core/errors";
 import { isUuid } from "@/server/engine/core/ids";
 import {
   activeSagaStatuses,
@@ -63,24 +63,6 @@ const leaseEnd = (args: ClaimArgs): string => new Date(Date.parse(args.now) + ar
 const ACTIVE = sql.raw(`status in (${activeSagaStatuses.map((status) => `'${status}'`).join(", ")})`);
 const leaseFree = (now: string): SQL => sql`(${sagas.leaseUntil} is null or ${sagas.leaseUntil} <= ${now}::timestamptz)`;
 
-/** The keyset position after a list page's last saga: base64url of JSON `[startedAt, id]`. */
-function encodeCursor(saga: SagaRecord): string {
-  return Buffer.from(JSON.stringify([saga.startedAt, saga.id]), "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string): { startedAt: string; id: string } {
-  const invalid = () => new ValidationError("Invalid cursor", [{ path: "cursor", message: "is not a cursor this list returned" }]);
-  let position: unknown;
-  try {
-    position = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(position) || position.length !== 2) throw invalid();
-  const [startedAt, id] = position as unknown[];
-  if (typeof startedAt !== "string" || Number.isNaN(Date.parse(startedAt)) || typeof id !== "string" || !isUuid(id)) throw invalid();
-  return { startedAt, id };
-}
 
 /** Soonest wake first, as the claim's subquery ordered them (RETURNING keeps no order). */
 const byWake = (a: SagaRecord, b: SagaRecord): number => Date.parse(a.wakeAt ?? "") - Date.parse(b.wakeAt ?? "") || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -110,7 +92,7 @@ export class PostgresSagaStore implements SagaStore {
   }
 
   async list(query: SagaListQuery): Promise<SagaPage> {
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const after = query.cursor === undefined ? undefined : decodeListCursor(query.cursor);
     const limit = Math.max(0, Math.floor(query.limit));
     if (limit === 0) return { items: [], nextCursor: null };
     if (query.parentId !== undefined && !isUuid(query.parentId)) return { items: [], nextCursor: null };
@@ -120,14 +102,14 @@ export class PostgresSagaStore implements SagaStore {
     if (query.correlationid !== undefined) conditions.push(sql`${sagas.correlationid} = ${query.correlationid}`);
     if (query.kind !== undefined) conditions.push(sql`${sagas.kind} = ${query.kind}`);
     if (query.parentId !== undefined) conditions.push(sql`${sagas.parentId} = ${query.parentId}::uuid`);
-    if (after) conditions.push(sql`(${sagas.startedAt}, ${sagas.id}) < (${after.startedAt}::timestamptz, ${after.id}::uuid)`);
+    if (after) conditions.push(sql`(${sagas.startedAt}, ${sagas.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
     // One row past the page says whether there is a next one.
     const rows = await this.database.rows<SagaRow>(sql`
       select ${ROW} from ${sagas} where ${sql.join(conditions, sql` and `)}
       order by ${sagas.startedAt} desc, ${sagas.id} desc limit ${limit + 1}`);
     const items = rows.slice(0, limit).map(toRecord);
     const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    return { items, nextCursor: rows.length > limit && last ? encodeListCursor({ createdAt: last.startedAt, id: last.id }) : null };
   }
 
   async counts(): Promise<SagaCounts> {

@@ -1,7 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { isUuid } from "@/server/engine/core/ids";
 import { latestPerDelivery } from "@/server/engine/webhooks/attempt-records";
-import { decodeListCursor, encodeListCursor } from "@/server/engine/webhooks/list-cursor";
+import { decodeListCursor, encodeListCursor } from "@/server/engine/core/list-cursor";
 import {
   WebhookEndpointConflictError,
   type AttemptListQuery,

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { ValidationError } from "../core/errors";
+import { decodeOpaqueCursor, encodeOpaqueCursor } from "./opaque-cursor";
 
 /**
- * The keyset cursor of the webhook lists (endpoints and attempts, both newest first): where the
- * previous page ended, as its last item's creation time and id. Every WebhookStore encodes it
- * here, so a cursor means the same to all of them. Opaque to clients (base64url of JSON
+ * The keyset cursor of lists ordered newest first (sagas, webhook endpoints and attempts): where
+ * the previous page ended, as its last item's creation (or start) time and id. Every store of
+ * those lists encodes it here, so a cursor means the same to all of them. Opaque to clients (base64url of JSON
  * `[createdAt, id]`) and checked on the way back in: a cursor is user input.
  */
 
@@ -16,22 +16,12 @@ export interface ListPosition {
 const encodedPosition = z.tuple([z.iso.datetime(), z.uuid()]);
 
 export function encodeListCursor(item: ListPosition): string {
-  return Buffer.from(JSON.stringify([item.createdAt, item.id]), "utf8").toString("base64url");
+  return encodeOpaqueCursor([item.createdAt, item.id]);
 }
 
 /** ValidationError on `cursor` for anything {@link encodeListCursor} did not make. */
 export function decodeListCursor(cursor: string): ListPosition {
-  const invalid = () => new ValidationError("Invalid cursor", [{ path: "cursor", message: "is not a cursor this list returned" }]);
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw invalid();
-  }
-  const parsed = encodedPosition.safeParse(json);
-  if (!parsed.success) throw invalid();
-  const [createdAt, id] = parsed.data;
+  const [createdAt, id] = decodeOpaqueCursor(cursor, encodedPosition, "cursor");
   return { createdAt, id };
 }
 
