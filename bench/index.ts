@@ -7,6 +7,7 @@ import { benchKafkaTransport } from "./transport-kafka";
 import { benchPostgresTransport } from "./transport-postgres";
 import { benchRabbitmqTransport } from "./transport-rabbitmq";
 import { benchRedisTransport } from "./transport-redis";
+import { benchWebhooks } from "./webhooks";
 
 /**
  * `npm run bench [suite]`: runs one suite by name, or all of them. A suite prints one table;
@@ -19,6 +20,10 @@ const suites: Record<string, { title: string; run: () => Promise<BenchRow[]> }> 
   store: { title: "Event store", run: benchStore },
   cqrs: { title: "CQRS: commands and projections on Postgres", run: benchCqrs },
   sagas: { title: "Sagas: orchestrated 3-step saga vs the same commands in sequence, on Postgres", run: benchSagas },
+  webhooks: {
+    title: "Webhooks: signed deliveries through the dispatcher on Postgres vs raw undici POSTs of the same bodies (loopback receiver)",
+    run: benchWebhooks,
+  },
   "transport-postgres": { title: "Transport: Postgres (Eventloom vs a postgres.js SKIP LOCKED queue)", run: benchPostgresTransport },
   "transport-redis": { title: "Transport: Redis Streams (Eventloom vs ioredis XADD / XREADGROUP)", run: benchRedisTransport },
   "transport-kafka": { title: "Transport: Kafka (Eventloom vs kafkajs)", run: benchKafkaTransport },
