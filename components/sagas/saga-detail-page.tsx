@@ -300,7 +300,7 @@ function SagaView({ saga, live }: { saga: SagaDetail; live: ReactNode }) {
             ) : null}
           </div>
         </div>
-        <dl className="grid grid-cols-2 gap-x-6 gap-y-4 border-t border-border px-5 py-4 md:grid-cols-3 xl:grid-cols-6">
+        <dl className="grid grid-cols-2 gap-x-6 gap-y-4 border-t border-border px-5 py-4 md:grid-cols-3 xl:grid-cols-[minmax(0,1.2fr)_minmax(0,1.4fr)_repeat(4,minmax(0,1fr))]">
           <Fact label="Subject">
             {saga.subject ? (
               <span className="inline-flex max-w-full items-center gap-0.5 font-mono text-xs" title={saga.subject}>
@@ -316,7 +316,7 @@ function SagaView({ saga, live }: { saga: SagaDetail; live: ReactNode }) {
               <ShortId id={saga.correlationid} />
               <Link
                 href={`/events?tab=history&correlationid=${encodeURIComponent(saga.correlationid)}&order=oldest`}
-                className="inline-flex items-center gap-1 text-xs font-medium text-primary hover:underline"
+                className="inline-flex shrink-0 items-center gap-1 text-xs font-medium text-primary hover:underline"
                 data-testid="saga-correlation-events"
                 title="Every event of this conversation, oldest first"
               >

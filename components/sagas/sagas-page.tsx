@@ -97,7 +97,7 @@ function Progress({ saga }: { saga: SagaSummary }) {
   const done = saga.stepCount === 0 ? 0 : saga.stepsDone / saga.stepCount;
   const position = saga.position;
   return (
-    <div className="min-w-40 space-y-1">
+    <div className="min-w-32 space-y-1">
       <div className="flex items-center gap-1.5 text-xs">
         {position?.phase === "compensation" ? (
           <span className={cn("inline-flex items-center gap-1 font-mono", saga.status === "failed" ? "text-danger" : "text-amber-700 dark:text-amber-300")} data-testid="saga-current-step">
@@ -159,9 +159,12 @@ function SagaRow({ saga, now, onOpen }: { saga: SagaSummary; now: number; onOpen
         <SagaStatusBadge status={saga.status} />
       </Td>
       <Td className="max-w-[22rem] py-3">
-        <Link href={`/sagas/${saga.id}`} className="font-mono text-sm font-medium hover:text-primary hover:underline" onClick={(event) => event.stopPropagation()}>
-          {saga.type}
-        </Link>
+        <span className="flex flex-wrap items-center gap-2">
+          <Link href={`/sagas/${saga.id}`} className="font-mono text-sm font-medium hover:text-primary hover:underline" onClick={(event) => event.stopPropagation()}>
+            {saga.type}
+          </Link>
+          <SagaKindBadge kind={saga.kind} />
+        </span>
         <p className="mt-0.5 truncate font-mono text-[11px] text-muted-foreground" title={`saga ${saga.id}${saga.subject ? `\nsubject ${saga.subject}` : ""}`}>
           {shortenId(saga.id)}
           {saga.subject ? <span> · {saga.subject}</span> : null}
@@ -171,9 +174,6 @@ function SagaRow({ saga, now, onOpen }: { saga: SagaSummary; now: number; onOpen
             {saga.error.message}
           </p>
         ) : null}
-      </Td>
-      <Td className="py-3">
-        <SagaKindBadge kind={saga.kind} />
       </Td>
       <Td className="py-3">
         <Progress saga={saga} />
@@ -365,7 +365,6 @@ export function SagasPage() {
                 <tr>
                   <Th>Status</Th>
                   <Th>Saga</Th>
-                  <Th>Kind</Th>
                   <Th>Step</Th>
                   <Th>Started</Th>
                   <Th className="text-right">Duration</Th>
