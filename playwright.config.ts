@@ -60,6 +60,8 @@ export default defineConfig({
       BETTER_AUTH_SECRET: "e2e-only-better-auth-secret-0123456789abcdef",
       BETTER_AUTH_URL: E2E_BASE_URL,
       NEXT_TELEMETRY_DISABLED: "1",
+      // The webhooks spec's receiver listens on loopback, which the SSRF rules refuse otherwise.
+      WEBHOOK_ALLOWED_HOSTS: "127.0.0.1,localhost",
     },
   },
 });
