@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -41,7 +42,8 @@ import { LoopbackReceiver, now } from "./webhook-receiver";
  *   first publish until the receiver has the last one (or RUN_LIMIT_MS, whichever first); the
  *   p50 / p99 of that run are from "accepted" (the publish call returned) to the first attempt's
  *   arrival at the receiver, so they include the queueing of a run that publishes everything at
- *   once.
+ *   once. Beside it, the CPU time each delivery cost this process and the Postgres backends of
+ *   the bench database (read from /proc): on a shared machine a steadier figure than the rate.
  * - Latency: PACED_RATE deliveries a second for PACED_SECONDS (one publish per TICK_MS), the same
  *   accepted -> arrival times, the figure the aim (p99 under 50 ms) is about.
  * - Baseline: raw undici (an Agent with the sender's settings: 64 connections per origin, no
@@ -325,6 +327,46 @@ async function deliverRaw(
   return measure(arrivals, (key) => sentAt.get(key), { planned: requests.length, start, cutAt: deadline });
 }
 
+/** CPU time (ms) this process has used, worker threads (the receiver) included. */
+function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/**
+ * CPU time (ms) the Postgres backends serving this bench database have used, from /proc (the
+ * server runs on this machine: scripts/services.sh); undefined when it cannot be read.
+ */
+async function postgresCpuMs(database: Database): Promise<number | undefined> {
+  const backends = await database.rows<{ pid: number }>(sql`select pid from pg_stat_activity where datname = current_database()`);
+  let ticks = 0;
+  try {
+    for (const { pid } of backends) {
+      // Fields after "(comm) ": state is the first, utime and stime the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+  } catch {
+    return undefined;
+  }
+  // USER_HZ is 100 on Linux.
+  return Number.isFinite(ticks) ? ticks * 10 : undefined;
+}
+
+/** CPU time per request of a run: this process's, and the Postgres backends' (ours only). */
+interface CpuCost {
+  processUs: number;
+  postgresUs: number | undefined;
+}
+
+async function cpuCost<T extends Measured>(database: Database | undefined, work: () => Promise<T>): Promise<{ measured: T; cpu: CpuCost }> {
+  const [process0, postgres0] = [processCpuMs(), database && (await postgresCpuMs(database))];
+  const measured = await work();
+  const [process1, postgres1] = [processCpuMs(), database && (await postgresCpuMs(database))];
+  const per = (ms: number) => (ms * 1000) / measured.planned;
+  return { measured, cpu: { processUs: per(process1 - process0), postgresUs: postgres0 === undefined || postgres1 === undefined ? undefined : per(postgres1 - postgres0) } };
+}
+
 const ms = (value: number) => value.toFixed(1);
 const latencyCell = (measured: Measured) => `${ms(percentile(measured.latencies, 50))} / ${ms(percentile(measured.latencies, 99))} ms`;
 const latencyRatio = (ours: Measured, raw: Measured) =>
@@ -350,14 +392,14 @@ async function scenario(database: Database, receiver: LoopbackReceiver, endpoint
     // Connections, prepared statements, JIT and the routing table warm before anything is timed.
     if ((await run(WARMUP_DELIVERIES, false)).cut) throw new Error("bench: the warm-up did not finish in time");
     const loadBefore = load();
-    const ours = await run(DELIVERIES, false);
+    const { measured: ours, cpu: oursCpu } = await cpuCost(database, () => run(DELIVERIES, false));
     const oursPaced = await run(PACED_RATE * PACED_SECONDS, PACED_RATE / endpoints);
 
     const bodies = await bodiesOf(rig);
     const throughputBodies = bodies.slice(WARMUP_DELIVERIES / endpoints, (WARMUP_DELIVERIES + DELIVERIES) / endpoints);
     const pacedBodies = bodies.slice((WARMUP_DELIVERIES + DELIVERIES) / endpoints);
     await deliverRaw(agent, receiver, bodies.slice(0, WARMUP_DELIVERIES / endpoints), endpoints, concurrency, false);
-    const raw = await deliverRaw(agent, receiver, throughputBodies, endpoints, concurrency, false);
+    const { measured: raw, cpu: rawCpu } = await cpuCost(undefined, () => deliverRaw(agent, receiver, throughputBodies, endpoints, concurrency, false));
     const rawPaced = await deliverRaw(agent, receiver, pacedBodies, endpoints, concurrency, PACED_RATE);
     const loadAfter = load();
     console.log(`webhooks bench, ${endpoints} endpoint(s): load average ${loadBefore} before, ${loadAfter} after (1/5/15 min)`);
@@ -371,6 +413,13 @@ async function scenario(database: Database, receiver: LoopbackReceiver, endpoint
         baseline: formatRate(raw.perSecond, "POSTs") + cut(raw),
         baselineName: `raw undici POSTs of the same bodies, ${concurrency} at once`,
         ratio: formatRatio(ours.perSecond, raw.perSecond),
+      },
+      {
+        name: "  CPU per delivery in that run: this process (receiver thread included) + Postgres backends",
+        ours: `${Math.round(oursCpu.processUs)} + ${oursCpu.postgresUs === undefined ? "n/a" : Math.round(oursCpu.postgresUs)} us`,
+        baseline: `${Math.round(rawCpu.processUs)} us`,
+        baselineName: "the same POSTs (no database)",
+        ratio: formatRatio(rawCpu.processUs, oursCpu.processUs + (oursCpu.postgresUs ?? 0)),
       },
       {
         name: `  p50 / p99 during that run: accepted -> first attempt`,
