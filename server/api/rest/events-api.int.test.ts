@@ -603,6 +603,7 @@ describe("dependency failures", () => {
           "transport:postgres": { status: "up", latencyMs: expect.any(Number) },
           projections: { status: "up", latencyMs: null },
           sagas: { status: "up", latencyMs: null },
+          webhooks: { status: "up", latencyMs: null },
         },
       });
       expect(JSON.stringify(body)).not.toContain("db.internal");
