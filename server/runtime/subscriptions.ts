@@ -13,6 +13,11 @@ export interface SubscriptionDefinition {
   types: string[];
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
+  /**
+   * False for a handler that is idempotent by itself (its writes are keyed by the event id): the
+   * inbox would only add a read and a commit per event. Default true.
+   */
+  inbox?: boolean;
   /** `replayId` is set when the delivery comes from a replay (the event was probably handled before). */
   handle(event: EventEnvelope, context: { attempt: number; replayId?: string }): Promise<void>;
 }
@@ -106,7 +111,7 @@ export class SubscriptionRegistry {
       concurrency: definition.concurrency,
       retry: definition.retry,
       deadLetters: this.deadLetters,
-      inbox: this.inbox,
+      ...(definition.inbox === false ? {} : { inbox: this.inbox }),
       handler: async (event, context) => {
         if (!matchesAnyType(definition.types, event.type)) {
           handled.skipped += 1;

@@ -107,6 +107,12 @@ export interface WebhookSubscription {
   description: string;
   types: ["*"];
   concurrency: number;
+  /**
+   * No inbox: the handler is idempotent by itself (one delivery per endpoint and event, stored
+   * ON CONFLICT DO NOTHING; a redelivered event finds them and attempts nothing), and the inbox
+   * would cost a read and a commit per event on the path every delivery takes.
+   */
+  inbox: false;
   handle(event: EventEnvelope): Promise<void>;
 }
 
@@ -228,6 +234,7 @@ export class WebhookDispatcher {
       description: "Stores a delivery per matching webhook endpoint for every event and makes its first attempt.",
       types: ["*"],
       concurrency: SUBSCRIPTION_CONCURRENCY,
+      inbox: false,
       handle: (event) => this.#handle(event),
     };
   }
