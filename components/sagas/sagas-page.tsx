@@ -2,12 +2,13 @@
 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import { ChevronLeft, ChevronRight, Play, Search, Undo2, Workflow, X } from "lucide-react";
+import { Play, Search, Undo2, Workflow, X } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { useTRPC, type RouterInputs } from "../trpc";
 import { Button } from "../ui/button";
+import { CursorPager, useCursorPages } from "../ui/cursor-pager";
 import { Card } from "../ui/card";
 import { cn } from "../ui/cn";
 import { EmptyState } from "../ui/empty-state";
@@ -210,10 +211,8 @@ export function SagasPage() {
   const filters = useMemo(() => filtersOf(new URLSearchParams(paramsKey)), [paramsKey]);
   const [search, setSearch] = useState(filters.correlationid);
   useEffect(() => setSearch(filters.correlationid), [filters.correlationid]);
-  // Older pages: the cursors that led to them (the first page has none).
-  const [cursors, setCursors] = useState<string[]>([]);
-  useEffect(() => setCursors([]), [paramsKey]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages(paramsKey);
+  const { cursor } = pages;
 
   const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
   const canStart = Boolean(me.data && (me.data.isAdmin || me.data.scopes.includes("commands:execute")));
@@ -336,7 +335,7 @@ export function SagasPage() {
 
       <div className="mb-2 flex items-center justify-between gap-3 px-1">
         <LiveStatus paused={paused} status={live.status} at={at} testId="sagas-status" />
-        {cursor ? <span className="text-xs text-muted-foreground">Live updates follow this page ({cursors.length + 1}).</span> : null}
+        {cursor ? <span className="text-xs text-muted-foreground">Live updates follow this page ({pages.page}).</span> : null}
       </div>
 
       <Card className="overflow-hidden" data-testid="sagas-table">
@@ -377,28 +376,7 @@ export function SagasPage() {
                 ))}
               </tbody>
             </Table>
-            <div className="flex items-center justify-between gap-3 border-t border-border bg-muted/30 px-5 py-2.5 text-xs text-muted-foreground">
-              <span>
-                Page {cursors.length + 1} · {items.length} saga{items.length === 1 ? "" : "s"}, newest first
-              </span>
-              <div className="flex items-center gap-1.5">
-                <Button variant="outline" size="xs" disabled={cursors.length === 0} onClick={() => setCursors((previous) => previous.slice(0, -1))} data-testid="sagas-newer">
-                  <ChevronLeft aria-hidden /> Newer
-                </Button>
-                <Button
-                  variant="outline"
-                  size="xs"
-                  disabled={!list.data?.nextCursor}
-                  onClick={() => {
-                    const next = list.data?.nextCursor;
-                    if (next) setCursors((previous) => [...previous, next]);
-                  }}
-                  data-testid="sagas-older"
-                >
-                  Older <ChevronRight aria-hidden />
-                </Button>
-              </div>
-            </div>
+            <CursorPager pages={pages} summary={`${items.length} saga${items.length === 1 ? "" : "s"}, newest first`} next={list.data?.nextCursor} testIdPrefix="sagas" />
           </>
         )}
       </Card>

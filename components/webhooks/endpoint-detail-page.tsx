@@ -1,12 +1,13 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeft, ChevronLeft, ChevronRight, History, KeyRound, ListOrdered, Pencil, PlayCircle, PauseCircle, ScrollText, Send, Trash2 } from "lucide-react";
+import { ArrowLeft, History, KeyRound, ListOrdered, Pencil, PlayCircle, PauseCircle, ScrollText, Send, Trash2 } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useEffect, useState, type ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 import { useTRPC } from "../trpc";
 import { Button } from "../ui/button";
+import { CursorPager, useCursorPages } from "../ui/cursor-pager";
 import { Card, CardHeader } from "../ui/card";
 import { cn } from "../ui/cn";
 import { CopyButton } from "../ui/copy-button";
@@ -122,10 +123,8 @@ function Settings({ endpoint, onRotate }: { endpoint: EndpointWithStats; onRotat
 function AttemptsLog({ endpointId, onOpen, selected }: { endpointId: string; onOpen(id: string): void; selected: string | null }) {
   const trpc = useTRPC();
   const [status, setStatus] = useState<StatusFilter>("");
-  // Older pages: the cursors that led to them (the first page has none).
-  const [cursors, setCursors] = useState<string[]>([]);
-  useEffect(() => setCursors([]), [status]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages(status);
+  const { cursor } = pages;
   const attempts = useQuery(
     trpc.webhooks.attempts.queryOptions(
       { endpointId, limit: PAGE_SIZE, ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) },
@@ -197,28 +196,7 @@ function AttemptsLog({ endpointId, onOpen, selected }: { endpointId: string; onO
               ))}
             </tbody>
           </Table>
-          <div className="flex items-center justify-between gap-3 border-t border-border bg-muted/30 px-5 py-2.5 text-xs text-muted-foreground">
-            <span>
-              Page {cursors.length + 1} · {items.length} attempt{items.length === 1 ? "" : "s"}
-            </span>
-            <div className="flex items-center gap-1.5">
-              <Button variant="outline" size="xs" disabled={cursors.length === 0} onClick={() => setCursors((previous) => previous.slice(0, -1))} data-testid="attempts-newer">
-                <ChevronLeft aria-hidden /> Newer
-              </Button>
-              <Button
-                variant="outline"
-                size="xs"
-                disabled={!attempts.data?.next}
-                onClick={() => {
-                  const next = attempts.data?.next;
-                  if (next) setCursors((previous) => [...previous, next]);
-                }}
-                data-testid="attempts-older"
-              >
-                Older <ChevronRight aria-hidden />
-              </Button>
-            </div>
-          </div>
+          <CursorPager pages={pages} summary={`${items.length} attempt${items.length === 1 ? "" : "s"}`} next={attempts.data?.next} testIdPrefix="attempts" />
         </>
       )}
     </Card>
